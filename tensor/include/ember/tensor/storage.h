@@ -1,0 +1,61 @@
+#pragma once
+// Reference-counted memory shared by a tensor and all its views.
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "ember/tensor/device.h"
+
+namespace ember {
+
+// Owns one block of memory and knows how to give it back.
+class DataPtr {
+ public:
+  using Deleter = void (*)(void* context, void* data);
+  DataPtr() = default;
+  DataPtr(void* data, void* context, Deleter deleter) : data_(data), context_(context), deleter_(deleter) {}
+  DataPtr(DataPtr&& other) noexcept { *this = std::move(other); }
+  DataPtr& operator=(DataPtr&& other) noexcept {
+    std::swap(data_, other.data_);
+    std::swap(context_, other.context_);
+    std::swap(deleter_, other.deleter_);
+    return *this;
+  }
+  DataPtr(const DataPtr&) = delete;
+  DataPtr& operator=(const DataPtr&) = delete;
+  ~DataPtr() {
+    if (deleter_) deleter_(context_, data_);
+  }
+  void* get() const { return data_; }
+
+ private:
+  void* data_ = nullptr;
+  void* context_ = nullptr;
+  Deleter deleter_ = nullptr;
+};
+
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  virtual DataPtr allocate(size_t bytes) = 0;
+};
+
+// 64-byte aligned host memory.
+Allocator& cpu_allocator();
+// Page-locked host memory when CUDA is available (for fast, asynchronous copies), else cpu_allocator().
+Allocator& pinned_allocator();
+
+struct StorageImpl {
+  DataPtr data;
+  size_t nbytes = 0;
+  Device device;
+  // Bumped by every in-place write; autograd compares it against the value saved at forward time.
+  std::atomic<uint32_t> version{0};
+};
+
+using Storage = std::shared_ptr<StorageImpl>;
+
+Storage make_storage(size_t nbytes, Device device);
+
+}  // namespace ember

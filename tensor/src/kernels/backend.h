@@ -1,0 +1,83 @@
+#pragma once
+// The few primitives a device must provide. Everything else in the tensor library (shape
+// checks, broadcasting, type promotion, composite ops like softmax or cat) is written once
+// above this interface, so the CPU tests exercise the logic CUDA runs too.
+#include <cstdint>
+
+#include "ember/tensor/scalar.h"
+#include "ember/tensor/storage.h"
+#include "kernels/functors.h"
+#include "kernels/plan.h"
+
+namespace ember::kernels {
+
+enum class ReduceOp : uint8_t { Sum, Prod, Max, Min, All, Any };
+enum class ArgReduceOp : uint8_t { ArgMax, ArgMin };
+enum class Distribution : uint8_t { Uniform, Normal, Bernoulli };
+
+// C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], every matrix row-major with its leading
+// dimension; op transposes when the flag is set. dtype is float16, bfloat16, float32 or float64.
+struct GemmArgs {
+  DType dtype = kFloat32;
+  bool transpose_a = false;
+  bool transpose_b = false;
+  int64_t m = 0, n = 0, k = 0;
+  double alpha = 1.0, beta = 0.0;
+  const void* a = nullptr;
+  int64_t lda = 0;
+  const void* b = nullptr;
+  int64_t ldb = 0;
+  void* c = nullptr;
+  int64_t ldc = 0;
+  int64_t batch = 1;
+  int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;  // in elements
+};
+
+// Gather/scatter along `dim` of tensors viewed as [outer, size, inner] blocks. Index values are
+// already range-checked by the caller.
+struct IndexArgs {
+  Tensor self;    // index_select/gather: the source; scatter_add/index_add: the destination
+  Tensor index;   // int64
+  Tensor other;   // index_select/gather: the output; scatter_add/index_add: the values added
+  int64_t dim = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Allocator& allocator() = 0;
+
+  // Elementwise; plan operand 0 is the output. unary: output and input share a dtype.
+  // binary: both inputs share a dtype; the output has it too, or bool for comparisons.
+  virtual void unary(UnaryOp op, const OpParams& params, const ElementwisePlan& plan) = 0;
+  virtual void binary(BinaryOp op, const OpParams& params, const ElementwisePlan& plan) = 0;
+  // {output, condition (bool), a, b}; output, a and b share a dtype.
+  virtual void where(const ElementwisePlan& plan) = 0;
+  // {output, input} on this device, converting dtype.
+  virtual void copy(const ElementwisePlan& plan) = 0;
+  virtual void fill(const ElementwisePlan& plan, const Scalar& value) = 0;
+  // Writes element i of a contiguous output from (seed, offset + i): Uniform in [a, b),
+  // Normal(mean a, std b), Bernoulli(p a).
+  virtual void fill_random(const Tensor& output, Distribution distribution, double a, double b, uint64_t seed,
+                           uint64_t offset) = 0;
+  // Element i of a contiguous output = start + i * step; with split > 0, elements at or past
+  // split are end - (numel - 1 - i) * step instead (as torch.linspace, so the last is exact).
+  virtual void fill_range(const Tensor& output, double start, double step, int64_t split, double end) = 0;
+
+  // Reductions; ReducePlan operand 0 is the output (keepdim shape). Sum and Prod accumulate in
+  // float for 16-bit floats, in the type itself otherwise.
+  virtual void reduce(ReduceOp op, const ReducePlan& plan) = 0;
+  // Over exactly one reduced dim: values (plan's output) and int64 indices (same shape).
+  virtual void arg_reduce(ArgReduceOp op, const ReducePlan& plan, const Tensor& indices) = 0;
+
+  virtual void gemm(const GemmArgs& args) = 0;
+
+  virtual void index_select(const IndexArgs& args) = 0;
+  virtual void gather(const IndexArgs& args) = 0;
+  virtual void scatter_add(const IndexArgs& args) = 0;
+  virtual void index_add(const IndexArgs& args) = 0;
+};
+
+Backend& backend(Device device);
+
+}  // namespace ember::kernels

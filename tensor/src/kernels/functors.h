@@ -1,0 +1,209 @@
+#pragma once
+// The arithmetic of every elementwise op, written once for the CPU loops and the CUDA kernels.
+// Functors take and return compute_t<T> (float for the 16-bit floats).
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
+
+#include "ember/tensor/dtype.h"
+#include "ember/tensor/macros.h"
+
+namespace ember::kernels {
+
+enum class UnaryOp : uint8_t {
+  Neg, Abs, Sign, Square, Relu, LeakyRelu, Clamp,
+  Exp, Log, Log1p, Sqrt, Rsqrt, Reciprocal, Sin, Cos, Tanh, Sigmoid, Gelu, GeluTanh, Silu,
+  LogicalNot,
+};
+
+enum class BinaryOp : uint8_t {
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,
+};
+
+// Parameters some ops take: add's alpha, clamp's bounds, leaky_relu's slope.
+struct OpParams {
+  double a = 0.0;
+  double b = 0.0;
+  bool has_a = false;
+  bool has_b = false;
+};
+
+constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+// Ops defined only for floating inputs; the front end converts integer inputs first.
+constexpr bool needs_floating(UnaryOp op) { return op >= UnaryOp::Exp && op <= UnaryOp::Silu; }
+
+template <class T> struct Neg { EMBER_INLINE T operator()(T x) const { return -x; } };
+template <> struct Neg<bool> { EMBER_INLINE bool operator()(bool x) const { return x; } };
+template <class T> struct Abs {
+  EMBER_INLINE T operator()(T x) const {
+    if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) return x;
+    else return x < T(0) ? -x : x;
+  }
+};
+template <class T> struct Sign {
+  EMBER_INLINE T operator()(T x) const {
+    if constexpr (std::is_same_v<T, bool>) return x;
+    else return static_cast<T>((T(0) < x) - (x < T(0)));
+  }
+};
+template <class T> struct Square { EMBER_INLINE T operator()(T x) const { return x * x; } };
+template <class T> struct Relu { EMBER_INLINE T operator()(T x) const { return x > T(0) ? x : T(0); } };
+template <class T> struct LeakyRelu {
+  T slope;
+  EMBER_INLINE T operator()(T x) const {
+    if constexpr (std::is_same_v<T, bool>) return x;
+    else return x > T(0) ? x : x * slope;
+  }
+};
+// NaN passes through, as in PyTorch.
+template <class T> struct Clamp {
+  T low, high;
+  bool has_low, has_high;
+  EMBER_INLINE T operator()(T x) const {
+    if (has_low && x < low) x = low;
+    if (has_high && x > high) x = high;
+    return x;
+  }
+};
+template <class T> struct LogicalNot { EMBER_INLINE T operator()(T x) const { return !x; } };
+
+template <class T> struct Exp { EMBER_INLINE T operator()(T x) const { return std::exp(x); } };
+template <class T> struct Log { EMBER_INLINE T operator()(T x) const { return std::log(x); } };
+template <class T> struct Log1p { EMBER_INLINE T operator()(T x) const { return std::log1p(x); } };
+template <class T> struct Sqrt { EMBER_INLINE T operator()(T x) const { return std::sqrt(x); } };
+template <class T> struct Rsqrt { EMBER_INLINE T operator()(T x) const { return T(1) / std::sqrt(x); } };
+template <class T> struct Reciprocal { EMBER_INLINE T operator()(T x) const { return T(1) / x; } };
+template <class T> struct Sin { EMBER_INLINE T operator()(T x) const { return std::sin(x); } };
+template <class T> struct Cos { EMBER_INLINE T operator()(T x) const { return std::cos(x); } };
+template <class T> struct Tanh { EMBER_INLINE T operator()(T x) const { return std::tanh(x); } };
+template <class T> struct Sigmoid { EMBER_INLINE T operator()(T x) const { return T(1) / (T(1) + std::exp(-x)); } };
+template <class T> struct Gelu {
+  EMBER_INLINE T operator()(T x) const { return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440))); }
+};
+template <class T> struct GeluTanh {
+  EMBER_INLINE T operator()(T x) const {
+    const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);  // sqrt(2/pi)
+    return T(0.5) * x * (T(1) + std::tanh(inner));
+  }
+};
+template <class T> struct Silu { EMBER_INLINE T operator()(T x) const { return x / (T(1) + std::exp(-x)); } };
+
+template <class T> struct Add {
+  T alpha;
+  EMBER_INLINE T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a || (alpha && b);
+    else return a + alpha * b;
+  }
+};
+template <class T> struct Sub {
+  T alpha;
+  EMBER_INLINE T operator()(T a, T b) const { return a - alpha * b; }
+};
+template <class T> struct Mul {
+  EMBER_INLINE T operator()(T a, T b) const {
+    if constexpr (std::is_same_v<T, bool>) return a && b;
+    else return a * b;
+  }
+};
+template <class T> struct Div { EMBER_INLINE T operator()(T a, T b) const { return a / b; } };
+template <class T> struct Pow {
+  EMBER_INLINE T operator()(T base, T exponent) const {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::pow(base, exponent);
+    } else if constexpr (std::is_same_v<T, bool>) {
+      return base || !exponent;
+    } else {
+      // Exponentiation by squaring; the front end rejects negative integer exponents.
+      T result = 1;
+      while (exponent > 0) {
+        if (exponent & 1) result *= base;
+        base *= base;
+        exponent >>= 1;
+      }
+      return result;
+    }
+  }
+};
+template <class T> struct Maximum {
+  EMBER_INLINE T operator()(T a, T b) const { return (a > b || a != a) ? a : b; }
+};
+template <class T> struct Minimum {
+  EMBER_INLINE T operator()(T a, T b) const { return (a < b || a != a) ? a : b; }
+};
+template <class T> struct Eq { EMBER_INLINE bool operator()(T a, T b) const { return a == b; } };
+template <class T> struct Ne { EMBER_INLINE bool operator()(T a, T b) const { return a != b; } };
+template <class T> struct Lt { EMBER_INLINE bool operator()(T a, T b) const { return a < b; } };
+template <class T> struct Le { EMBER_INLINE bool operator()(T a, T b) const { return a <= b; } };
+template <class T> struct Gt { EMBER_INLINE bool operator()(T a, T b) const { return a > b; } };
+template <class T> struct Ge { EMBER_INLINE bool operator()(T a, T b) const { return a >= b; } };
+template <class T> struct LogicalAnd { EMBER_INLINE bool operator()(T a, T b) const { return a && b; } };
+template <class T> struct LogicalOr { EMBER_INLINE bool operator()(T a, T b) const { return a || b; } };
+
+template <class T> struct Where {
+  EMBER_INLINE T operator()(bool condition, T a, T b) const { return condition ? a : b; }
+};
+
+// Calls visitor(functor) with the functor for op over compute type C. Both backends use this,
+// so an op added here runs on CPU and CUDA alike.
+template <class C, class Visitor>
+void visit_unary(UnaryOp op, const OpParams& params, Visitor&& visitor) {
+  switch (op) {
+    case UnaryOp::Neg: return visitor(Neg<C>{});
+    case UnaryOp::Abs: return visitor(Abs<C>{});
+    case UnaryOp::Sign: return visitor(Sign<C>{});
+    case UnaryOp::Square: return visitor(Square<C>{});
+    case UnaryOp::Relu: return visitor(Relu<C>{});
+    case UnaryOp::LeakyRelu: return visitor(LeakyRelu<C>{static_cast<C>(params.a)});
+    case UnaryOp::Clamp:
+      return visitor(Clamp<C>{static_cast<C>(params.a), static_cast<C>(params.b), params.has_a, params.has_b});
+    case UnaryOp::LogicalNot: return visitor(LogicalNot<C>{});
+    default: break;
+  }
+  if constexpr (std::is_floating_point_v<C>) {
+    switch (op) {
+      case UnaryOp::Exp: return visitor(Exp<C>{});
+      case UnaryOp::Log: return visitor(Log<C>{});
+      case UnaryOp::Log1p: return visitor(Log1p<C>{});
+      case UnaryOp::Sqrt: return visitor(Sqrt<C>{});
+      case UnaryOp::Rsqrt: return visitor(Rsqrt<C>{});
+      case UnaryOp::Reciprocal: return visitor(Reciprocal<C>{});
+      case UnaryOp::Sin: return visitor(Sin<C>{});
+      case UnaryOp::Cos: return visitor(Cos<C>{});
+      case UnaryOp::Tanh: return visitor(Tanh<C>{});
+      case UnaryOp::Sigmoid: return visitor(Sigmoid<C>{});
+      case UnaryOp::Gelu: return visitor(Gelu<C>{});
+      case UnaryOp::GeluTanh: return visitor(GeluTanh<C>{});
+      case UnaryOp::Silu: return visitor(Silu<C>{});
+      default: break;
+    }
+  }
+}
+
+// Arithmetic ops give C; comparisons and logical ops give bool.
+template <class C, class Visitor>
+void visit_binary(BinaryOp op, const OpParams& params, Visitor&& visitor) {
+  switch (op) {
+    case BinaryOp::Add: return visitor(Add<C>{static_cast<C>(params.a)});
+    case BinaryOp::Sub:
+      if constexpr (!std::is_same_v<C, bool>) return visitor(Sub<C>{static_cast<C>(params.a)});
+      break;
+    case BinaryOp::Mul: return visitor(Mul<C>{});
+    case BinaryOp::Div:
+      if constexpr (std::is_floating_point_v<C>) return visitor(Div<C>{});
+      break;
+    case BinaryOp::Pow: return visitor(Pow<C>{});
+    case BinaryOp::Maximum: return visitor(Maximum<C>{});
+    case BinaryOp::Minimum: return visitor(Minimum<C>{});
+    case BinaryOp::Eq: return visitor(Eq<C>{});
+    case BinaryOp::Ne: return visitor(Ne<C>{});
+    case BinaryOp::Lt: return visitor(Lt<C>{});
+    case BinaryOp::Le: return visitor(Le<C>{});
+    case BinaryOp::Gt: return visitor(Gt<C>{});
+    case BinaryOp::Ge: return visitor(Ge<C>{});
+    case BinaryOp::LogicalAnd: return visitor(LogicalAnd<C>{});
+    case BinaryOp::LogicalOr: return visitor(LogicalOr<C>{});
+  }
+}
+
+}  // namespace ember::kernels

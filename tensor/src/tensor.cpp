@@ -1,0 +1,427 @@
+// Tensor metadata, views and conversions. Views never copy; they build a new TensorImpl over the
+// same storage.
+#include "ember/tensor/tensor.h"
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+
+#include "ember/tensor/elementwise.h"
+#include "ember/tensor/factories.h"
+#include "ember/tensor/indexing.h"
+#include "kernels/backend.h"
+#include "kernels/device_copy.h"
+
+namespace ember {
+
+void TensorImpl::refresh_metadata() {
+  numel = 1;
+  for (int64_t size : sizes) numel *= size;
+  is_contiguous = true;
+  if (numel == 0) return;
+  int64_t expected = 1;
+  for (size_t i = sizes.size(); i-- > 0;) {
+    if (sizes[i] == 1) continue;
+    if (strides[i] != expected) {
+      is_contiguous = false;
+      return;
+    }
+    expected *= sizes[i];
+  }
+}
+
+Tensor make_tensor(Storage storage, IntArrayRef sizes, IntArrayRef strides, int64_t storage_offset, DType dtype) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->sizes.assign(sizes.begin(), sizes.end());
+  impl->strides.assign(strides.begin(), strides.end());
+  impl->storage_offset = storage_offset;
+  impl->dtype = dtype;
+  impl->refresh_metadata();
+  return Tensor(std::move(impl));
+}
+
+DimVector contiguous_strides(IntArrayRef sizes) {
+  DimVector strides(sizes.size());
+  int64_t stride = 1;
+  for (size_t i = sizes.size(); i-- > 0;) {
+    strides[i] = stride;
+    stride *= std::max<int64_t>(sizes[i], 1);
+  }
+  return strides;
+}
+
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
+  const int64_t range = std::max<int64_t>(ndim, 1);  // 0-dim tensors accept dim 0 and -1
+  EMBER_CHECK(dim >= -range && dim < range, "{}: dim {} is out of range for a tensor of {} dims (expected [{}, {}])",
+              op, dim, ndim, -range, range - 1);
+  return dim < 0 ? dim + range : dim;
+}
+
+namespace {
+
+// The strides that let `sizes` view memory laid out as (old_sizes, old_strides), if any exist
+// (the chunk-matching rule PyTorch's view uses).
+std::optional<DimVector> view_strides(IntArrayRef old_sizes, IntArrayRef old_strides, IntArrayRef sizes) {
+  DimVector strides(sizes.size());
+  if (product(old_sizes) == 0) return contiguous_strides(sizes);
+  const int64_t one = 1;
+  if (old_sizes.empty()) {
+    old_sizes = IntArrayRef(&one, 1);
+    old_strides = IntArrayRef(&one, 1);
+  }
+  int64_t view_dim = static_cast<int64_t>(sizes.size()) - 1;
+  int64_t chunk_base_stride = old_strides.back();
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int64_t tensor_dim = static_cast<int64_t>(old_sizes.size()) - 1; tensor_dim >= 0; --tensor_dim) {
+    tensor_numel *= old_sizes[tensor_dim];
+    const bool chunk_ends = tensor_dim == 0 || (old_sizes[tensor_dim - 1] != 1 &&
+                                                old_strides[tensor_dim - 1] != tensor_numel * chunk_base_stride);
+    if (!chunk_ends) continue;
+    while (view_dim >= 0 && (view_numel < tensor_numel || sizes[view_dim] == 1)) {
+      strides[view_dim] = view_numel * chunk_base_stride;
+      view_numel *= sizes[view_dim];
+      --view_dim;
+    }
+    if (view_numel != tensor_numel) return std::nullopt;
+    if (tensor_dim > 0) {
+      chunk_base_stride = old_strides[tensor_dim - 1];
+      tensor_numel = 1;
+      view_numel = 1;
+    }
+  }
+  if (view_dim != -1) return std::nullopt;
+  return strides;
+}
+
+// Resolves one -1 in sizes and checks the element count.
+DimVector infer_sizes(IntArrayRef sizes, int64_t numel, const char* op) {
+  DimVector result(sizes.begin(), sizes.end());
+  int64_t known = 1;
+  std::optional<size_t> inferred;
+  for (size_t i = 0; i < result.size(); ++i) {
+    if (result[i] == -1) {
+      EMBER_CHECK(!inferred, "{}: only one dimension can be inferred, got shape {}", op, ember::to_string(sizes));
+      inferred = i;
+    } else {
+      EMBER_CHECK(result[i] >= 0, "{}: invalid shape dimension {} in {}", op, result[i], ember::to_string(sizes));
+      known *= result[i];
+    }
+  }
+  if (inferred) {
+    EMBER_CHECK(known != 0 && numel % known == 0, "{}: shape {} is invalid for input of size {}", op,
+                ember::to_string(sizes), numel);
+    result[*inferred] = numel / known;
+  } else {
+    EMBER_CHECK(known == numel, "{}: shape {} is invalid for input of size {}", op, ember::to_string(sizes), numel);
+  }
+  return result;
+}
+
+Tensor restride(const Tensor& self, IntArrayRef sizes, IntArrayRef strides, int64_t offset) {
+  return make_tensor(self.storage(), sizes, strides, offset, self.dtype());
+}
+
+}  // namespace
+
+int64_t Tensor::size(int64_t dim) const {
+  return impl().sizes[wrap_dim(dim, this->dim(), "size")];
+}
+
+int64_t Tensor::stride(int64_t dim) const {
+  return impl().strides[wrap_dim(dim, this->dim(), "stride")];
+}
+
+void* Tensor::data_ptr() const {
+  return static_cast<char*>(storage()->data.get()) + storage_offset() * element_size();
+}
+
+Tensor Tensor::view(IntArrayRef sizes) const {
+  const DimVector inferred = infer_sizes(sizes, numel(), "view");
+  const auto strides = view_strides(this->sizes(), this->strides(), inferred);
+  EMBER_CHECK(strides.has_value(),
+              "view: shape {} is not compatible with input of shape {} and strides {} (a dimension spans two "
+              "non-contiguous chunks); use reshape instead",
+              ember::to_string(inferred), ember::to_string(this->sizes()), ember::to_string(this->strides()));
+  return restride(*this, inferred, *strides, storage_offset());
+}
+
+Tensor Tensor::reshape(IntArrayRef sizes) const {
+  const DimVector inferred = infer_sizes(sizes, numel(), "reshape");
+  if (const auto strides = view_strides(this->sizes(), this->strides(), inferred)) {
+    return restride(*this, inferred, *strides, storage_offset());
+  }
+  return contiguous().view(inferred);
+}
+
+Tensor Tensor::permute(IntArrayRef dims) const {
+  const int64_t ndim = dim();
+  EMBER_CHECK(static_cast<int64_t>(dims.size()) == ndim, "permute: {} dims given for a tensor of {} dims ({})",
+              dims.size(), ndim, ember::to_string(dims));
+  DimVector sizes(ndim), strides(ndim);
+  std::vector<bool> seen(ndim, false);
+  for (int64_t i = 0; i < ndim; ++i) {
+    const int64_t source = wrap_dim(dims[i], ndim, "permute");
+    EMBER_CHECK(!seen[source], "permute: dims {} repeat dim {}", ember::to_string(dims), source);
+    seen[source] = true;
+    sizes[i] = this->sizes()[source];
+    strides[i] = this->strides()[source];
+  }
+  return restride(*this, sizes, strides, storage_offset());
+}
+
+Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
+  const int64_t ndim = dim();
+  dim0 = wrap_dim(dim0, ndim, "transpose");
+  dim1 = wrap_dim(dim1, ndim, "transpose");
+  if (ndim == 0) return *this;
+  DimVector sizes = impl().sizes, strides = impl().strides;
+  std::swap(sizes[dim0], sizes[dim1]);
+  std::swap(strides[dim0], strides[dim1]);
+  return restride(*this, sizes, strides, storage_offset());
+}
+
+Tensor Tensor::t() const {
+  EMBER_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got shape {}", ember::to_string(sizes()));
+  return dim() < 2 ? *this : transpose(0, 1);
+}
+
+Tensor Tensor::expand(IntArrayRef sizes) const {
+  const int64_t ndim = dim();
+  const int64_t target = static_cast<int64_t>(sizes.size());
+  EMBER_CHECK(target >= ndim, "expand: the number of sizes {} must be >= the tensor's dims, shape {}",
+              ember::to_string(sizes), ember::to_string(this->sizes()));
+  DimVector new_sizes(target), new_strides(target);
+  for (int64_t i = target - 1; i >= 0; --i) {
+    const int64_t source = i - (target - ndim);
+    if (source < 0) {
+      EMBER_CHECK(sizes[i] >= 0, "expand: size -1 is not allowed in a new leading dim: {}", ember::to_string(sizes));
+      new_sizes[i] = sizes[i];
+      new_strides[i] = 0;
+      continue;
+    }
+    const int64_t current = this->sizes()[source];
+    const int64_t wanted = sizes[i] == -1 ? current : sizes[i];
+    EMBER_CHECK(current == wanted || current == 1,
+                "expand: the expanded size {} must match the existing size {} at dim {} (shape {} to {})", wanted,
+                current, i, ember::to_string(this->sizes()), ember::to_string(sizes));
+    new_sizes[i] = wanted;
+    new_strides[i] = current == wanted ? this->strides()[source] : 0;
+  }
+  return restride(*this, new_sizes, new_strides, storage_offset());
+}
+
+Tensor Tensor::squeeze() const {
+  DimVector sizes, strides;
+  for (int64_t i = 0; i < dim(); ++i) {
+    if (this->sizes()[i] == 1) continue;
+    sizes.push_back(this->sizes()[i]);
+    strides.push_back(this->strides()[i]);
+  }
+  return restride(*this, sizes, strides, storage_offset());
+}
+
+Tensor Tensor::squeeze(int64_t dim) const {
+  dim = wrap_dim(dim, this->dim(), "squeeze");
+  if (this->dim() == 0 || sizes()[dim] != 1) return restride(*this, sizes(), strides(), storage_offset());
+  DimVector sizes = impl().sizes, strides = impl().strides;
+  sizes.erase(sizes.begin() + dim);
+  strides.erase(strides.begin() + dim);
+  return restride(*this, sizes, strides, storage_offset());
+}
+
+Tensor Tensor::unsqueeze(int64_t dim) const {
+  dim = wrap_dim(dim, this->dim() + 1, "unsqueeze");
+  DimVector sizes = impl().sizes, strides = impl().strides;
+  const int64_t stride = dim < this->dim() ? sizes[dim] * strides[dim] : 1;
+  sizes.insert(sizes.begin() + dim, 1);
+  strides.insert(strides.begin() + dim, stride);
+  return restride(*this, sizes, strides, storage_offset());
+}
+
+Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
+  EMBER_CHECK(this->dim() > 0, "narrow: cannot narrow a 0-dim tensor");
+  dim = wrap_dim(dim, this->dim(), "narrow");
+  const int64_t size = sizes()[dim];
+  EMBER_CHECK(start >= -size && start <= size, "narrow: start {} is out of range for dim {} of size {}", start, dim,
+              size);
+  if (start < 0) start += size;
+  EMBER_CHECK(length >= 0 && start + length <= size,
+              "narrow: start {} + length {} exceeds dim {} of size {} (shape {})", start, length, dim, size,
+              ember::to_string(sizes()));
+  return slice(dim, start, start + length, 1);
+}
+
+Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) const {
+  EMBER_CHECK(this->dim() > 0, "slice: cannot slice a 0-dim tensor");
+  dim = wrap_dim(dim, this->dim(), "slice");
+  EMBER_CHECK(step > 0, "slice: step must be positive, got {}", step);
+  const int64_t size = sizes()[dim];
+  // Python slice semantics: negative bounds count from the end, out-of-range bounds clamp.
+  auto clamp_bound = [size](int64_t bound) {
+    if (bound < 0) bound += size;
+    return std::clamp<int64_t>(bound, 0, size);
+  };
+  const int64_t first = start ? clamp_bound(*start) : 0;
+  const int64_t last = std::max(first, end ? clamp_bound(*end) : size);
+  DimVector sizes = impl().sizes, strides = impl().strides;
+  sizes[dim] = (last - first + step - 1) / step;
+  strides[dim] *= step;
+  return restride(*this, sizes, strides, storage_offset() + first * this->strides()[dim]);
+}
+
+Tensor Tensor::select(int64_t dim, int64_t index) const {
+  EMBER_CHECK(this->dim() > 0, "select: cannot select from a 0-dim tensor");
+  dim = wrap_dim(dim, this->dim(), "select");
+  const int64_t size = sizes()[dim];
+  EMBER_CHECK(index >= -size && index < size, "select: index {} is out of range for dim {} of size {} (shape {})",
+              index, dim, size, ember::to_string(sizes()));
+  if (index < 0) index += size;
+  DimVector sizes = impl().sizes, strides = impl().strides;
+  const int64_t offset = storage_offset() + index * strides[dim];
+  sizes.erase(sizes.begin() + dim);
+  strides.erase(strides.begin() + dim);
+  return restride(*this, sizes, strides, offset);
+}
+
+Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  if (dim() == 0) return reshape({1});
+  start_dim = wrap_dim(start_dim, dim(), "flatten");
+  end_dim = wrap_dim(end_dim, dim(), "flatten");
+  EMBER_CHECK(start_dim <= end_dim, "flatten: start_dim {} must not come after end_dim {}", start_dim, end_dim);
+  DimVector sizes(this->sizes().begin(), this->sizes().begin() + start_dim);
+  int64_t merged = 1;
+  for (int64_t i = start_dim; i <= end_dim; ++i) merged *= this->sizes()[i];
+  sizes.push_back(merged);
+  sizes.insert(sizes.end(), this->sizes().begin() + end_dim + 1, this->sizes().end());
+  return reshape(sizes);
+}
+
+Tensor Tensor::unflatten(int64_t dim, IntArrayRef sizes) const {
+  dim = wrap_dim(dim, this->dim(), "unflatten");
+  DimVector inner = infer_sizes(sizes, this->sizes()[dim], "unflatten");
+  DimVector new_sizes(this->sizes().begin(), this->sizes().begin() + dim);
+  new_sizes.insert(new_sizes.end(), inner.begin(), inner.end());
+  new_sizes.insert(new_sizes.end(), this->sizes().begin() + dim + 1, this->sizes().end());
+  return view(new_sizes);
+}
+
+Tensor Tensor::as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> offset) const {
+  EMBER_CHECK(sizes.size() == strides.size(), "as_strided: {} sizes but {} strides", sizes.size(), strides.size());
+  const int64_t base = offset.value_or(storage_offset());
+  int64_t last = base;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EMBER_CHECK(sizes[i] >= 0 && strides[i] >= 0, "as_strided: negative size or stride in {} / {}",
+                ember::to_string(sizes), ember::to_string(strides));
+    if (sizes[i] == 0) last = -1;
+    if (last >= 0) last += (sizes[i] - 1) * strides[i];
+  }
+  const int64_t capacity = static_cast<int64_t>(storage()->nbytes) / element_size();
+  EMBER_CHECK(base >= 0 && last < capacity,
+              "as_strided: sizes {} strides {} offset {} reach element {} of a storage of {} elements",
+              ember::to_string(sizes), ember::to_string(strides), base, last, capacity);
+  return restride(*this, sizes, strides, base);
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim) const { return ember::split(*this, split_size, dim); }
+std::vector<Tensor> Tensor::chunk(int64_t chunks, int64_t dim) const { return ember::chunk(*this, chunks, dim); }
+
+std::vector<Tensor> Tensor::unbind(int64_t dim) const {
+  dim = wrap_dim(dim, this->dim(), "unbind");
+  std::vector<Tensor> parts;
+  for (int64_t i = 0; i < size(dim); ++i) parts.push_back(select(dim, i));
+  return parts;
+}
+
+// ---- copies and conversion ----
+
+Tensor Tensor::clone() const {
+  Tensor result = empty(sizes(), options());
+  result.copy_(*this);
+  return result;
+}
+
+Tensor Tensor::to(DType dtype) const {
+  if (dtype == this->dtype()) return *this;
+  Tensor result = empty(sizes(), options().dtype(dtype));
+  result.copy_(*this);
+  return result;
+}
+
+Tensor Tensor::to(Device device, bool non_blocking) const {
+  if (device == this->device()) return *this;
+  Tensor result = empty(sizes(), options().device(device));
+  result.copy_(*this, non_blocking);
+  return result;
+}
+
+Tensor Tensor::to(const TensorOptions& options) const { return to(options.dtype_value).to(options.device_value); }
+
+Tensor Tensor::pin_memory() const {
+  EMBER_CHECK(device().is_cpu(), "pin_memory: only CPU tensors can be pinned, this one is on {}", device().str());
+  Storage storage = std::make_shared<StorageImpl>();
+  storage->data = pinned_allocator().allocate(static_cast<size_t>(nbytes()));
+  storage->nbytes = static_cast<size_t>(nbytes());
+  storage->device = kCPU;
+  Tensor result = make_tensor(std::move(storage), sizes(), contiguous_strides(sizes()), 0, dtype());
+  result.copy_(*this);
+  return result;
+}
+
+Tensor& Tensor::copy_(const Tensor& source, bool non_blocking) {
+  EMBER_CHECK(source.defined(), "copy_: the source tensor is undefined");
+  const DimVector shape = broadcast_shapes(sizes(), source.sizes(), "copy_");
+  EMBER_CHECK(IntArrayRef(shape) == sizes(), "copy_: source of shape {} cannot be broadcast to destination shape {}",
+              ember::to_string(source.sizes()), ember::to_string(sizes()));
+  bump_version();
+  if (numel() == 0) return *this;
+  if (source.device() != device()) {
+    // Cross-device: move the bytes as they are (contiguous, source dtype), then convert on the
+    // destination's side if anything else differs.
+    const Tensor dense_source = source.contiguous();
+    const bool direct = is_contiguous() && source.dtype() == dtype() && source.sizes() == sizes();
+    Tensor staging = direct ? *this : empty(source.sizes(), dense_source.options().device(device()));
+    kernels::copy_between_devices(staging, dense_source, non_blocking && direct);
+    if (!direct) copy_(staging);
+    return *this;
+  }
+  Tensor expanded = source.sizes() == sizes() ? source : source.expand(sizes());
+  if (expanded.shares_storage_with(*this) && !(expanded.data_ptr() == data_ptr() && expanded.strides() == strides() &&
+                                               expanded.dtype() == dtype())) {
+    expanded = expanded.clone();  // partial overlap: read everything before writing
+  }
+  const kernels::ElementwisePlan plan = kernels::make_elementwise_plan({this, &expanded});
+  kernels::backend(device()).copy(plan);
+  return *this;
+}
+
+Scalar Tensor::item() const {
+  EMBER_CHECK(numel() == 1, "item: a tensor with {} elements (shape {}) cannot be converted to a number", numel(),
+              ember::to_string(sizes()));
+  const Tensor host = cpu();
+  return visit_dtype(dtype(), [&]<class T>(TypeTag<T>) -> Scalar {
+    const T value = *static_cast<const T*>(host.data_ptr());
+    if constexpr (std::is_same_v<T, bool>) return Scalar(value);
+    else if constexpr (is_floating_v<T>) return Scalar(static_cast<double>(static_cast<compute_t<T>>(value)));
+    else return Scalar(static_cast<int64_t>(value));
+  });
+}
+
+template <class T>
+std::vector<T> Tensor::to_vector() const {
+  const Tensor host = cpu().to(dtype_of_v<T>).contiguous();
+  const T* data = static_cast<const T*>(host.data_ptr());
+  return std::vector<T>(data, data + host.numel());
+}
+template std::vector<bool> Tensor::to_vector<bool>() const;
+template std::vector<uint8_t> Tensor::to_vector<uint8_t>() const;
+template std::vector<int32_t> Tensor::to_vector<int32_t>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+template std::vector<Half> Tensor::to_vector<Half>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+
+}  // namespace ember
