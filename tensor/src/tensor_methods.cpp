@@ -58,14 +58,4 @@ Tensor Tensor::mm(const Tensor& other) const { return ember::mm(*this, other); }
 Tensor Tensor::index_select(int64_t dim, const Tensor& index) const { return ember::index_select(*this, dim, index); }
 Tensor Tensor::gather(int64_t dim, const Tensor& index) const { return ember::gather(*this, dim, index); }
 
-Tensor& Tensor::scatter_add_(int64_t dim, const Tensor& index, const Tensor& source) {
-  copy_(ember::scatter_add(*this, dim, index, source));
-  return *this;
-}
-
-Tensor& Tensor::index_add_(int64_t dim, const Tensor& index, const Tensor& source) {
-  copy_(ember::index_add(*this, dim, index, source));
-  return *this;
-}
-
 }  // namespace ember

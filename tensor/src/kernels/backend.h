@@ -33,8 +33,21 @@ struct GemmArgs {
   int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;  // in elements
 };
 
-// Gather/scatter along `dim` of tensors viewed as [outer, size, inner] blocks. Index values are
-// already range-checked by the caller.
+// Gather/scatter along `dim`. The front end (ops/indexing.cpp) guarantees: every tensor is on
+// this device, has 1 to kMaxDims dims (0-dim inputs arrive as [1]) and any strides; `index` is
+// int64 with every value in [0, self.size(dim)); self and other share a dtype; nothing is empty.
+//   index_select: index 1-D; other = self's shape with other.size(dim) == index.numel().
+//     other[..., j, ...] = self[..., index[j], ...]
+//   gather: index has self's rank, other has index's shape.
+//     other[p] = self[p with index[p] along dim]
+//   scatter_add: index, self, other share a rank; index.size(d) <= other.size(d) for every d and
+//     <= self.size(d) for d != dim. Only the part of other that index covers is read.
+//     self[p with index[p] along dim] += other[p]   for p over index's shape
+//   index_add: index 1-D; other = self's shape with other.size(dim) == index.numel().
+//     self[..., index[j], ...] += other[..., j, ...]
+// For the two scatters self is written in place: it has no internal overlap and shares no
+// memory with index or other. Repeated indices accumulate; the result must not depend on
+// timing (the CPU adds each destination's contributions in index order).
 struct IndexArgs {
   Tensor self;    // index_select/gather: the source; scatter_add/index_add: the destination
   Tensor index;   // int64

@@ -47,7 +47,12 @@ template <class T> struct Sign {
     else return static_cast<T>((T(0) < x) - (x < T(0)));
   }
 };
-template <class T> struct Square { EMBER_INLINE T operator()(T x) const { return x * x; } };
+template <class T> struct Square {
+  EMBER_INLINE T operator()(T x) const {
+    if constexpr (std::is_same_v<T, bool>) return x;
+    else return x * x;
+  }
+};
 template <class T> struct Relu { EMBER_INLINE T operator()(T x) const { return x > T(0) ? x : T(0); } };
 template <class T> struct LeakyRelu {
   T slope;

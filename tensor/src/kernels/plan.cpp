@@ -65,6 +65,7 @@ ElementwisePlan make_elementwise_plan(std::initializer_list<const Tensor*> opera
   if (ndim == 0) {
     plan.ndim = 1;
     plan.sizes[0] = 1;
+    for (int i = 0; i < plan.num_operands; ++i) plan.byte_strides[i][0] = 0;
   }
   coalesce(plan);
   return plan;

@@ -12,14 +12,15 @@ namespace ember::kernels {
 inline constexpr int kMaxDims = 16;
 inline constexpr int kMaxOperands = 4;
 
+// Arrays are filled only up to ndim and num_operands: no zero-initialisation on the hot path.
 struct ElementwisePlan {
   int ndim = 0;
   int num_operands = 0;  // operand 0 is the output
   int64_t numel = 0;
-  int64_t sizes[kMaxDims] = {};
-  int64_t byte_strides[kMaxOperands][kMaxDims] = {};
-  char* data[kMaxOperands] = {};
-  DType dtypes[kMaxOperands] = {};
+  int64_t sizes[kMaxDims];
+  int64_t byte_strides[kMaxOperands][kMaxDims];
+  char* data[kMaxOperands];
+  DType dtypes[kMaxOperands];
   // A 0-dim CPU operand (a C++ number wrapped as a tensor) of a CUDA op: the CUDA backend
   // passes its value to the kernel by value.
   bool on_host[kMaxOperands] = {};

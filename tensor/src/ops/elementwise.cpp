@@ -161,6 +161,7 @@ struct BinarySpec {
   BinaryOp op;
   const char* name;
   OpParams params = {};
+  bool fractional_alpha = false;  // add/sub alpha that is not an integer
 };
 
 // The dtype the kernel computes in, from the promoted dtype.
@@ -180,6 +181,8 @@ Tensor binary(const BinarySpec& spec, const Tensor& a, const Tensor& b, const Te
   check_defined(a, spec.name);
   check_defined(b, spec.name);
   const DType compute = compute_dtype(spec, result_type(a, b));
+  EMBER_CHECK(!spec.fractional_alpha || is_floating_point(compute),
+              "{}: alpha {} must be an integer for integral inputs of dtype {}", spec.name, spec.params.a, name(compute));
   const Device device = ops::common_device({&a, &b}, spec.name);
   const DimVector shape = broadcast_shapes(a.sizes(), b.sizes(), spec.name);
   const DType output_dtype = kernels::is_comparison(spec.op) ? kBool : compute;
@@ -201,25 +204,16 @@ Tensor binary(const BinarySpec& spec, const Scalar& a, const Tensor& b) {
   return binary(spec, ops::wrap_scalar(a, compute), b);
 }
 
-OpParams alpha_params(const Scalar& alpha) { return {alpha.to_double(), 0.0, true, false}; }
-
-void check_alpha(const Scalar& alpha, DType dtype, const char* op) {
-  EMBER_CHECK(is_floating_point(dtype) || !alpha.is_floating_point(),
-              "{}: alpha {} must be an integer for integral inputs of dtype {}", op, alpha.to_string(), name(dtype));
+BinarySpec with_alpha(BinaryOp op, const char* name, const Scalar& alpha) {
+  return {op, name, {alpha.to_double(), 0.0, true, false}, alpha.is_floating_point()};
 }
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  check_alpha(alpha, result_type(a, b), "add");
-  return binary({BinaryOp::Add, "add", alpha_params(alpha)}, a, b);
-}
-Tensor add(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Add, "add", alpha_params(1)}, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  check_alpha(alpha, result_type(a, b), "sub");
-  return binary({BinaryOp::Sub, "sub", alpha_params(alpha)}, a, b);
-}
-Tensor sub(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Sub, "sub", alpha_params(1)}, a, b); }
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) { return binary(with_alpha(BinaryOp::Add, "add", alpha), a, b); }
+Tensor add(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Add, "add", {1.0, 0.0, true, false}}, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) { return binary(with_alpha(BinaryOp::Sub, "sub", alpha), a, b); }
+Tensor sub(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Sub, "sub", {1.0, 0.0, true, false}}, a, b); }
 Tensor mul(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Mul, "mul"}, a, b); }
 Tensor mul(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Mul, "mul"}, a, b); }
 Tensor div(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Div, "div"}, a, b); }
@@ -256,8 +250,7 @@ Tensor logical_and(const Tensor& a, const Tensor& b) { return binary({BinaryOp::
 Tensor logical_or(const Tensor& a, const Tensor& b) { return binary({BinaryOp::LogicalOr, "logical_or"}, a, b); }
 
 Tensor& add_out(Tensor& out, const Tensor& a, const Tensor& b, const Scalar& alpha) {
-  check_alpha(alpha, result_type(a, b), "add_out");
-  binary({BinaryOp::Add, "add_out", alpha_params(alpha)}, a, b, &out);
+  binary(with_alpha(BinaryOp::Add, "add_out", alpha), a, b, &out);
   return out;
 }
 Tensor& mul_out(Tensor& out, const Tensor& a, const Tensor& b) {
@@ -406,21 +399,19 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
 // ---- in-place methods ----
 
 Tensor& Tensor::add_(const Tensor& other, const Scalar& alpha) {
-  check_alpha(alpha, result_type(*this, other), "add_");
-  binary({BinaryOp::Add, "add_", alpha_params(alpha)}, *this, other, this);
+  binary(with_alpha(BinaryOp::Add, "add_", alpha), *this, other, this);
   return *this;
 }
 Tensor& Tensor::add_(const Scalar& other) {
-  binary({BinaryOp::Add, "add_", alpha_params(1)}, *this, other, this);
+  binary({BinaryOp::Add, "add_", {1.0, 0.0, true, false}}, *this, other, this);
   return *this;
 }
 Tensor& Tensor::sub_(const Tensor& other, const Scalar& alpha) {
-  check_alpha(alpha, result_type(*this, other), "sub_");
-  binary({BinaryOp::Sub, "sub_", alpha_params(alpha)}, *this, other, this);
+  binary(with_alpha(BinaryOp::Sub, "sub_", alpha), *this, other, this);
   return *this;
 }
 Tensor& Tensor::sub_(const Scalar& other) {
-  binary({BinaryOp::Sub, "sub_", alpha_params(1)}, *this, other, this);
+  binary({BinaryOp::Sub, "sub_", {1.0, 0.0, true, false}}, *this, other, this);
   return *this;
 }
 Tensor& Tensor::mul_(const Tensor& other) {
@@ -501,7 +492,7 @@ Tensor operator-(const Tensor& a, const Scalar& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Scalar& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Scalar& b) { return div(a, b); }
 Tensor operator+(const Scalar& a, const Tensor& b) { return add(b, a); }
-Tensor operator-(const Scalar& a, const Tensor& b) { return binary({BinaryOp::Sub, "sub", alpha_params(1)}, a, b); }
+Tensor operator-(const Scalar& a, const Tensor& b) { return binary({BinaryOp::Sub, "sub", {1.0, 0.0, true, false}}, a, b); }
 Tensor operator*(const Scalar& a, const Tensor& b) { return mul(b, a); }
 Tensor operator/(const Scalar& a, const Tensor& b) { return binary({BinaryOp::Div, "div"}, a, b); }
 Tensor operator-(const Tensor& a) { return neg(a); }

@@ -96,11 +96,12 @@ Tensor randn_like(const Tensor& like, Generator* generator) { return randn(like.
 
 Tensor randint(int64_t low, int64_t high, IntArrayRef sizes, TensorOptions options, Generator* generator) {
   EMBER_CHECK(low < high, "randint: expects low < high, got low={} high={}", low, high);
-  // Uniform doubles in [low, high) floored; 53 random bits keep the bias negligible for any
-  // range a tensor index can take.
+  // Uniform doubles in [0, high - low) truncated, then shifted: 53 random bits keep the bias
+  // negligible for any range a tensor index can take.
+  const double range = static_cast<double>(high - low);
   Tensor uniform = empty(sizes, TensorOptions(kFloat64).device(options.device_value));
-  draw(uniform, kernels::Distribution::Uniform, static_cast<double>(low), static_cast<double>(high), generator);
-  return clamp(uniform, std::nullopt, static_cast<double>(high - 1)).to(options.dtype_value);
+  draw(uniform, kernels::Distribution::Uniform, 0.0, range, generator);
+  return add(clamp(uniform, std::nullopt, range - 1).to(kInt64), low).to(options.dtype_value);
 }
 
 Tensor bernoulli(const Tensor& probabilities, Generator* generator) {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Ember's benchmarks, run by `./ember bench`: configures a Release build with benchmarks in
+# build/bench, builds it, runs Ember's benchmarks and libtorch's beside them, prints the table,
+# writes bench/results/latest.jsonl (one JSON object per row) and refreshes the table in
+# docs/performance.md. Takes about a minute after the build.
+#   EMBER_BENCH_BUILD_DIR   build directory (default build/bench)
+#   EMBER_BENCH_REPETITIONS repetitions per benchmark, the fastest counts (default 6)
+set -euo pipefail
+cd "$(dirname "$(readlink -f "$0")")/.."
+
+build=${EMBER_BENCH_BUILD_DIR:-build/bench}
+repetitions=${EMBER_BENCH_REPETITIONS:-6}
+results=bench/results
+mkdir -p "$results"
+
+echo "bench: configuring and building $build (Release, CPU only)"
+if ! cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DEMBER_BUILD_BENCHMARKS=ON \
+    -DEMBER_BUILD_TESTS=OFF -DEMBER_WITH_CUDA=OFF >"$results/configure.log" 2>&1; then
+  cat "$results/configure.log" >&2
+  exit 1
+fi
+cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)"
+
+# Repetitions run in random order, so a burst of load from elsewhere on the machine does not
+# land on one benchmark's repetitions only.
+flags=(--benchmark_repetitions="$repetitions" --benchmark_enable_random_interleaving=true
+  --benchmark_min_time=0.2 --benchmark_out_format=json)
+
+echo "bench: running ember_bench (console output in $results/ember.log)"
+"$build/bench/ember_bench" "${flags[@]}" --benchmark_out="$results/ember.json" >"$results/ember.log" 2>&1
+
+report=(--ember "$results/ember.json")
+if [ -x "$build/bench/libtorch_bench" ]; then
+  echo "bench: running libtorch_bench (console output in $results/libtorch.log)"
+  "$build/bench/libtorch_bench" "${flags[@]}" --benchmark_out="$results/libtorch.json" >"$results/libtorch.log" 2>&1
+  report+=(--libtorch "$results/libtorch.json")
+else
+  reason="libtorch-dev is not installed (no TorchConfig.cmake found), so libtorch_bench was not built"
+  echo "bench: skipping the libtorch rows: $reason"
+  report+=(--libtorch-skipped "$reason")
+fi
+
+python3 bench/report.py "${report[@]}" --jsonl "$results/latest.jsonl" --markdown "$results/latest.md" \
+  --doc docs/performance.md
+echo "bench: wrote $results/latest.jsonl and $results/latest.md"
