@@ -27,13 +27,22 @@ flags=(--benchmark_repetitions="$repetitions" --benchmark_enable_random_interlea
   --benchmark_min_time=0.2 --benchmark_out_format=json)
 
 echo "bench: running ember_bench (console output in $results/ember.log)"
-"$build/bench/ember_bench" "${flags[@]}" --benchmark_out="$results/ember.json" >"$results/ember.log" 2>&1
+if ! "$build/bench/ember_bench" "${flags[@]}" --benchmark_out="$results/ember.json" >"$results/ember.log" 2>&1; then
+  tail -n 20 "$results/ember.log" >&2
+  echo "bench: ember_bench failed" >&2
+  exit 1
+fi
 
 report=(--ember "$results/ember.json")
 if [ -x "$build/bench/libtorch_bench" ]; then
   echo "bench: running libtorch_bench (console output in $results/libtorch.log)"
-  "$build/bench/libtorch_bench" "${flags[@]}" --benchmark_out="$results/libtorch.json" >"$results/libtorch.log" 2>&1
-  report+=(--libtorch "$results/libtorch.json")
+  if "$build/bench/libtorch_bench" "${flags[@]}" --benchmark_out="$results/libtorch.json" \
+      >"$results/libtorch.log" 2>&1; then
+    report+=(--libtorch "$results/libtorch.json")
+  else
+    echo "bench: libtorch_bench failed; its rows are skipped (see $results/libtorch.log)"
+    report+=(--libtorch-skipped "libtorch_bench failed, see $results/libtorch.log")
+  fi
 else
   reason="libtorch-dev is not installed (no TorchConfig.cmake found), so libtorch_bench was not built"
   echo "bench: skipping the libtorch rows: $reason"

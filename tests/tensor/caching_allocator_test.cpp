@@ -11,7 +11,7 @@
 #include <vector>
 
 // Private to ember_tensor; reached by path because the test target only sees public headers.
-#include "../../tensor/src/kernels/caching_allocator.h"
+#include "kernels/caching_allocator.h"
 
 namespace {
 

@@ -14,10 +14,10 @@
 #include "tensor/test_util.h"
 
 // Private to ember_tensor; reached by path because the test target only sees public headers.
-#include "../../tensor/src/cuda/element.h"
-#include "../../tensor/src/cuda/gemm_mapping.h"
-#include "../../tensor/src/cuda/index_element.h"
-#include "../../tensor/src/cuda/reduce_element.h"
+#include "cuda/element.h"
+#include "cuda/gemm_mapping.h"
+#include "cuda/index_element.h"
+#include "cuda/reduce_element.h"
 
 namespace ember {
 namespace {

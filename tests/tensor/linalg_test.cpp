@@ -19,7 +19,9 @@ using testing::expect_values_near;
 // Distinct small multiples of 1/4: exact in every floating dtype, so only the sums round.
 Tensor sample(IntArrayRef shape, DType dtype = kFloat32, int salt = 0) {
   std::vector<double> data(static_cast<size_t>(product(shape)));
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<double>((static_cast<int>(i) * 7 + salt * 5) % 13 - 6) * 0.25;
+  for (size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<double>((static_cast<int>(i) * 7 + salt * 5) % 13 - 6) * 0.25;
+  }
   return tensor(data, shape).to(dtype);
 }
 
@@ -269,7 +271,8 @@ TEST(LinalgAddmm, BiasBroadcastAndFactors) {
   expect_values_near(addmm(nan_bias, a, b, 0, 1), reference_matmul(a, b), 1e-6);
   // An empty sum leaves beta * bias.
   const Tensor bias = sample({2, 3});
-  expect_values_near(addmm(bias, sample({2, 0}), sample({0, 3}), 3, 1), reference_addmm(bias, sample({2, 0}), sample({0, 3}), 3.0, 1.0), 1e-6);
+  expect_values_near(addmm(bias, sample({2, 0}), sample({0, 3}), 3, 1),
+                     reference_addmm(bias, sample({2, 0}), sample({0, 3}), 3.0, 1.0), 1e-6);
   EXPECT_EQ(addmm(bias, sample({2, 0}), sample({0, 3}), 0, 1).to_vector<float>(), std::vector<float>(6, 0.0f));
   EXPECT_EQ(addmm(sample({0, 3}), sample({0, 2}), sample({2, 3})).sizes(), (DimVector{0, 3}));
 }
@@ -293,7 +296,8 @@ TEST(LinalgAddmm, BadInputs) {
   const Tensor a = sample({4, 3}), b = sample({3, 5});
   expect_error([&] { addmm(sample({3, 5}), a, b); }, {"addmm:", "[3, 5]", "[4, 5]"});
   expect_error([&] { addmm(sample({2, 4, 5}), a, b); }, {"addmm:", "[2, 4, 5]"});
-  expect_error([&] { addmm(sample({5}), a, sample({4, 5})); }, {"addmm: shapes [4, 3] and [4, 5] cannot be multiplied"});
+  expect_error([&] { addmm(sample({5}), a, sample({4, 5})); },
+               {"addmm: shapes [4, 3] and [4, 5] cannot be multiplied"});
   expect_error([&] { addmm(sample({5}, kFloat64), a, b); }, {"addmm:", "float64", "float32"});
   expect_error([&] { addmm(sample({5}), sample({2, 4, 3}), b); }, {"addmm:", "[2, 4, 3]"});
   const Tensor integers = arange(4, kInt64).view({2, 2});
@@ -302,12 +306,14 @@ TEST(LinalgAddmm, BadInputs) {
 }
 
 TEST(LinalgMatmul, BadInputs) {
-  expect_error([] { matmul(sample({2, 3}), sample({4, 5})); }, {"matmul: shapes [2, 3] and [4, 5] cannot be multiplied"});
+  expect_error([] { matmul(sample({2, 3}), sample({4, 5})); },
+               {"matmul: shapes [2, 3] and [4, 5] cannot be multiplied"});
   expect_error([] { matmul(sample({3}), sample({4})); }, {"matmul: shapes [3] and [4] cannot be multiplied"});
   expect_error([] { matmul(sample({2, 3}), sample({4})); }, {"matmul: shapes [2, 3] and [4] cannot be multiplied"});
   expect_error([] { matmul(sample({3}), sample({2, 4, 5})); },
                {"matmul: shapes [3] and [2, 4, 5] cannot be multiplied"});
-  expect_error([] { matmul(sample({2, 3, 4}), sample({3, 4, 5})); }, {"matmul:", "[2, 3, 4]", "[3, 4, 5]", "broadcast"});
+  expect_error([] { matmul(sample({2, 3, 4}), sample({3, 4, 5})); },
+               {"matmul:", "[2, 3, 4]", "[3, 4, 5]", "broadcast"});
   expect_error([] { matmul(sample({2, 3}), sample({3, 2}, kFloat64)); }, {"matmul:", "float32", "float64"});
   expect_error([] { matmul(sample({2, 3}, kFloat16), sample({3, 2}, kBFloat16)); }, {"matmul:", "float16", "bfloat16"});
   expect_error([] { matmul(scalar_tensor(2.0), sample({3})); }, {"matmul:", "[]", "[3]"});

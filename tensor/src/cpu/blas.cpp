@@ -96,38 +96,39 @@ void widened_gemm(const GemmArgs& args) {
   });
 }
 
-// Integers wrap on overflow like PyTorch's CPU kernels; unsigned arithmetic makes that defined.
+// One row of C for integers, which wrap on overflow like PyTorch's CPU kernels; unsigned
+// arithmetic makes that defined behaviour.
 template <class T>
-void integer_gemm(const GemmArgs& args) {
+void integer_row(const GemmArgs& args, int64_t index, int64_t row, std::vector<std::make_unsigned_t<T>>& sums) {
   using Wrapping = std::make_unsigned_t<T>;
+  const T* a = batch_of<T>(args.a, index, args.batch_stride_a);
+  const T* b = batch_of<T>(args.b, index, args.batch_stride_b);
+  T* c = batch_of<T>(args.c, index, args.batch_stride_c) + row * args.ldc;
+  std::fill(sums.begin(), sums.end(), Wrapping{0});
+  for (int64_t inner = 0; inner < args.k; ++inner) {
+    const auto left = static_cast<Wrapping>(args.transpose_a ? a[inner * args.lda + row] : a[row * args.lda + inner]);
+    for (int64_t col = 0; col < args.n; ++col) {
+      const T right_value = args.transpose_b ? b[col * args.ldb + inner] : b[inner * args.ldb + col];
+      const auto right = static_cast<Wrapping>(right_value);
+      sums[col] = static_cast<Wrapping>(sums[col] + static_cast<Wrapping>(left * right));
+    }
+  }
   const auto alpha = static_cast<Wrapping>(static_cast<T>(args.alpha));
   const auto beta = static_cast<Wrapping>(static_cast<T>(args.beta));
-  const int64_t rows = args.batch * args.m;
-  parallel_for(rows, std::max<int64_t>(1, kSmallProduct / std::max<int64_t>(args.n * args.k, 1)),
-               [&](int64_t begin, int64_t end) {
-                 std::vector<Wrapping> sums(args.n);
-                 for (int64_t flat = begin; flat < end; ++flat) {
-                   const int64_t index = flat / args.m, row = flat % args.m;
-                   const T* a = batch_of<T>(args.a, index, args.batch_stride_a);
-                   const T* b = batch_of<T>(args.b, index, args.batch_stride_b);
-                   T* c = batch_of<T>(args.c, index, args.batch_stride_c) + row * args.ldc;
-                   std::fill(sums.begin(), sums.end(), Wrapping{0});
-                   for (int64_t inner = 0; inner < args.k; ++inner) {
-                     const auto left = static_cast<Wrapping>(args.transpose_a ? a[inner * args.lda + row]
-                                                                              : a[row * args.lda + inner]);
-                     for (int64_t col = 0; col < args.n; ++col) {
-                       const auto right = static_cast<Wrapping>(args.transpose_b ? b[col * args.ldb + inner]
-                                                                                 : b[inner * args.ldb + col]);
-                       sums[col] = static_cast<Wrapping>(sums[col] + static_cast<Wrapping>(left * right));
-                     }
-                   }
-                   for (int64_t col = 0; col < args.n; ++col) {
-                     Wrapping value = static_cast<Wrapping>(alpha * sums[col]);
-                     if (beta != 0) value = static_cast<Wrapping>(value + static_cast<Wrapping>(beta * Wrapping(c[col])));
-                     c[col] = static_cast<T>(value);
-                   }
-                 }
-               });
+  for (int64_t col = 0; col < args.n; ++col) {
+    auto value = static_cast<Wrapping>(alpha * sums[col]);
+    if (beta != 0) value = static_cast<Wrapping>(value + static_cast<Wrapping>(beta * static_cast<Wrapping>(c[col])));
+    c[col] = static_cast<T>(value);
+  }
+}
+
+template <class T>
+void integer_gemm(const GemmArgs& args) {
+  const int64_t grain = std::max<int64_t>(1, kSmallProduct / std::max<int64_t>(args.n * args.k, 1));
+  parallel_for(args.batch * args.m, grain, [&](int64_t begin, int64_t end) {
+    std::vector<std::make_unsigned_t<T>> sums(args.n);
+    for (int64_t flat = begin; flat < end; ++flat) integer_row<T>(args, flat / args.m, flat % args.m, sums);
+  });
 }
 
 // With nothing to sum over, C = beta * C (and exactly zero when beta is 0, whatever C held).

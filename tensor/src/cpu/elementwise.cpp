@@ -31,7 +31,7 @@ void CpuBackend::where(const ElementwisePlan& plan) {
 void CpuBackend::copy(const ElementwisePlan& plan) {
   visit_dtype(plan.dtypes[0], [&]<class Out>(TypeTag<Out>) {
     visit_dtype(plan.dtypes[1], [&]<class In>(TypeTag<In>) {
-      elementwise_loop<Out, In>(plan, [](compute_t<In> value) { return value; });
+      elementwise_loop<Out, In>(plan, kernels::Pass<compute_t<In>>{});
     });
   });
 }
@@ -39,7 +39,7 @@ void CpuBackend::copy(const ElementwisePlan& plan) {
 void CpuBackend::fill(const ElementwisePlan& plan, const Scalar& value) {
   visit_dtype(plan.dtypes[0], [&]<class T>(TypeTag<T>) {
     const T converted = value.to<T>();
-    elementwise_loop<T>(plan, [converted]() { return static_cast<compute_t<T>>(converted); });
+    elementwise_loop<T>(plan, kernels::Constant<compute_t<T>>{static_cast<compute_t<T>>(converted)});
   });
 }
 

@@ -7,22 +7,13 @@
 
 #include "cpu/parallel.h"
 #include "ember/tensor/dtype.h"
+#include "kernels/element.h"
 #include "kernels/plan.h"
 
 namespace ember::cpu {
 
-// Converts a computed value to the storage type Out.
-template <class Out, class Value>
-EMBER_INLINE Out convert(Value value) {
-  if constexpr (is_reduced_float_v<Out>) return Out(static_cast<float>(value));
-  else if constexpr (std::is_same_v<Out, bool>) return static_cast<bool>(value);
-  else return static_cast<Out>(value);
-}
-
-template <class T>
-EMBER_INLINE compute_t<T> load(const char* pointer) {
-  return static_cast<compute_t<T>>(*reinterpret_cast<const T*>(pointer));
-}
+using kernels::convert;
+using kernels::load;
 
 namespace detail {
 

@@ -1,6 +1,6 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/loops.h"
-#include "kernels/philox.h"
+#include "kernels/element.h"
 
 namespace ember::cpu {
 
@@ -10,18 +10,7 @@ void CpuBackend::fill_random(const Tensor& output, kernels::Distribution distrib
     T* out = static_cast<T*>(output.data_ptr());
     parallel_for(output.numel(), kElementwiseGrain / 8, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
-        const kernels::PhiloxOutput bits = kernels::philox(seed, offset + static_cast<uint64_t>(i));
-        double value;
-        switch (distribution) {
-          case kernels::Distribution::Uniform: value = a + (b - a) * kernels::uniform_double(bits); break;
-          case kernels::Distribution::Normal: value = a + b * kernels::normal_double(bits); break;
-          default: value = kernels::uniform_double(bits) < a ? 1.0 : 0.0; break;
-        }
-        out[i] = convert<T>(value);
-        // Rounding to a narrower type can reach the open upper bound; map it to the lower one.
-        if (distribution == kernels::Distribution::Uniform && static_cast<double>(out[i]) >= b && b > a) {
-          out[i] = convert<T>(a);
-        }
+        out[i] = kernels::random_element<T>(distribution, a, b, seed, offset + static_cast<uint64_t>(i));
       }
     });
   });
@@ -32,11 +21,7 @@ void CpuBackend::fill_range(const Tensor& output, double start, double step, int
   visit_dtype(output.dtype(), [&]<class T>(TypeTag<T>) {
     T* out = static_cast<T*>(output.data_ptr());
     parallel_for(numel, kElementwiseGrain, [&](int64_t begin, int64_t stop) {
-      for (int64_t i = begin; i < stop; ++i) {
-        const double value = (split > 0 && i >= split) ? end - static_cast<double>(numel - 1 - i) * step
-                                                       : start + static_cast<double>(i) * step;
-        out[i] = convert<T>(value);
-      }
+      for (int64_t i = begin; i < stop; ++i) out[i] = kernels::range_element<T>(i, numel, start, step, split, end);
     });
   });
 }

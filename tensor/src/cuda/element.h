@@ -1,34 +1,27 @@
 #pragma once
 // What one CUDA thread does for one element, as plain functions of a linear index. The kernels
 // in the .cu files are grid-stride loops around these, so a CPU test can run exactly this code
-// over every index (tests/tensor/cuda_test.cpp). Includes are relative so that the test, which
-// only sees public headers, can include this file by path.
+// over every index (tests/tensor/cuda_test.cpp).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 #include <utility>
 
-#include "../kernels/functors.h"
-#include "../kernels/philox.h"
-#include "../kernels/plan.h"
+#include "kernels/functors.h"
+#include "kernels/element.h"
+#include "kernels/philox.h"
+#include "kernels/plan.h"
 
 namespace ember::cuda {
 
+using kernels::Constant;
+using kernels::convert;
 using kernels::ElementwisePlan;
-
-// Converts a computed value to the storage type Out (as cpu::convert).
-template <class Out, class Value>
-EMBER_INLINE Out convert(Value value) {
-  if constexpr (is_reduced_float_v<Out>) return Out(static_cast<float>(value));
-  else if constexpr (std::is_same_v<Out, bool>) return static_cast<bool>(value);
-  else return static_cast<Out>(value);
-}
-
-template <class T>
-EMBER_INLINE compute_t<T> load(const char* pointer) {
-  return static_cast<compute_t<T>>(*reinterpret_cast<const T*>(pointer));
-}
+using kernels::load;
+using kernels::Pass;
+using kernels::random_element;
+using kernels::range_element;
 
 // Writes `value` to `pointer` as `dtype`: reductions choose the accumulator by the input type
 // and convert once per output here, which keeps one kernel per input type.
@@ -91,46 +84,6 @@ EMBER_INLINE void apply_element_impl(const ElementwisePlan& plan, const HostOper
 template <class Out, class... In, class F>
 EMBER_INLINE void apply_element(const ElementwisePlan& plan, const HostOperands& host, int64_t linear, const F& f) {
   apply_element_impl<Out, In...>(plan, host, linear, f, std::index_sequence_for<In...>{});
-}
-
-// copy's functor: the conversion happens in load and convert.
-template <class C>
-struct Pass {
-  EMBER_INLINE C operator()(C value) const { return value; }
-};
-
-// fill's functor.
-template <class C>
-struct Constant {
-  C value;
-  EMBER_INLINE C operator()() const { return value; }
-};
-
-// Element i of fill_random, as cpu/random.cpp computes it. The sums are written as fma because
-// the CPU build contracts them to fused multiply-adds (GCC does by default where the machine
-// has FMA), and an explicit fma rounds the same on both sides. Kind is kernels::Distribution
-// (a parameter so that this file needs no backend.h).
-template <class T, class Kind>
-EMBER_INLINE T random_element(Kind distribution, double a, double b, uint64_t seed, uint64_t counter) {
-  const kernels::PhiloxOutput bits = kernels::philox(seed, counter);
-  double value;
-  if (distribution == Kind::Uniform) value = std::fma(b - a, kernels::uniform_double(bits), a);
-  else if (distribution == Kind::Normal) value = std::fma(b, kernels::normal_double(bits), a);
-  else value = kernels::uniform_double(bits) < a ? 1.0 : 0.0;
-  T result = convert<T>(value);
-  // Rounding to a narrower type can reach the open upper bound; map it to the lower one.
-  if (distribution == Kind::Uniform && static_cast<double>(static_cast<compute_t<T>>(result)) >= b && b > a) {
-    result = convert<T>(a);
-  }
-  return result;
-}
-
-// Element i of fill_range (see Backend::fill_range), fused like the CPU's.
-template <class T>
-EMBER_INLINE T range_element(int64_t i, int64_t numel, double start, double step, int64_t split, double end) {
-  const double value = (split > 0 && i >= split) ? std::fma(-static_cast<double>(numel - 1 - i), step, end)
-                                                 : std::fma(static_cast<double>(i), step, start);
-  return convert<T>(value);
 }
 
 }  // namespace ember::cuda
