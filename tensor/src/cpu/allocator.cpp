@@ -30,7 +30,11 @@ Allocator& cpu_allocator() {
 
 Storage make_storage(size_t nbytes, Device device) {
   auto storage = std::make_shared<StorageImpl>();
-  storage->data = kernels::backend(device).allocator().allocate(nbytes);
+  if (device.is_cpu() && nbytes <= StorageImpl::kInlineBytes) {
+    storage->data = DataPtr(storage->inline_bytes, nullptr, nullptr);
+  } else {
+    storage->data = kernels::backend(device).allocator().allocate(nbytes);
+  }
   storage->nbytes = nbytes;
   storage->device = device;
   return storage;

@@ -33,18 +33,41 @@ void coalesce(ElementwisePlan& plan) {
   plan.ndim = kept + 1;
 }
 
+// Every operand dense with the output's element count, or a single broadcast element: the plan
+// is one flat dim. Most ops take this path, so it skips the general stride bookkeeping.
+bool fill_flat_plan(ElementwisePlan& plan, std::initializer_list<const Tensor*> operands) {
+  const TensorImpl& output = (*operands.begin())->impl();
+  int op = 0;
+  for (const Tensor* operand : operands) {
+    const TensorImpl& impl = operand->impl();
+    const bool single = impl.numel == 1;
+    if (!impl.is_contiguous || (!single && impl.sizes != output.sizes)) return false;
+    const bool on_host = impl.storage->device != output.storage->device;
+    if (on_host && !(impl.sizes.empty() && impl.storage->device.is_cpu())) return false;
+    plan.on_host[op] = on_host;
+    plan.data[op] = static_cast<char*>(impl.storage->data.get()) + impl.storage_offset * element_size(impl.dtype);
+    plan.dtypes[op] = impl.dtype;
+    plan.byte_strides[op][0] = single && output.numel != 1 ? 0 : element_size(impl.dtype);
+    ++op;
+  }
+  plan.ndim = 1;
+  plan.sizes[0] = output.numel;
+  return true;
+}
+
 }  // namespace
 
 ElementwisePlan make_elementwise_plan(std::initializer_list<const Tensor*> operands) {
   ElementwisePlan plan;
   const Tensor& output = **operands.begin();
-  const int ndim = static_cast<int>(output.dim());
-  EMBER_CHECK(ndim <= kMaxDims, "elementwise: tensors of {} dims exceed the supported {}", ndim, kMaxDims);
   plan.num_operands = static_cast<int>(operands.size());
-  plan.ndim = ndim;
   plan.numel = output.numel();
   plan.device = output.device();
-  for (int dim = 0; dim < ndim; ++dim) plan.sizes[dim] = output.size(ndim - 1 - dim);
+  if (fill_flat_plan(plan, operands)) return plan;
+  const int ndim = static_cast<int>(output.dim());
+  EMBER_CHECK(ndim <= kMaxDims, "elementwise: tensors of {} dims exceed the supported {}", ndim, kMaxDims);
+  plan.ndim = ndim;
+  for (int dim = 0; dim < ndim; ++dim) plan.sizes[dim] = output.sizes()[ndim - 1 - dim];
   int op = 0;
   for (const Tensor* operand : operands) {
     plan.on_host[op] = operand->device() != plan.device;

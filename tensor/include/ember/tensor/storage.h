@@ -47,6 +47,10 @@ Allocator& cpu_allocator();
 Allocator& pinned_allocator();
 
 struct StorageImpl {
+  // Tiny CPU tensors (scalars, 4x4 blocks) keep their bytes here, saving an allocation per op.
+  static constexpr size_t kInlineBytes = 64;
+  alignas(16) std::byte inline_bytes[kInlineBytes];  // 16: within operator new's default alignment
+
   DataPtr data;
   size_t nbytes = 0;
   Device device;
