@@ -187,3 +187,26 @@ TEST(Random, BadArguments) {
 
 }  // namespace
 }  // namespace ember
+
+namespace ember {
+namespace {
+
+TEST(CpuAllocator, LargeBlocksAreReusedAndReleased) {
+  empty_cpu_cache();
+  const size_t before = cpu_cached_bytes();
+  const void* first_address = nullptr;
+  {
+    Tensor big = empty({1 << 20});  // 4 MiB
+    first_address = big.data_ptr();
+    EXPECT_GE(cpu_cached_bytes(), before + (4u << 20));
+  }
+  Tensor again = empty({1 << 20});
+  EXPECT_EQ(again.data_ptr(), first_address);  // the freed block came back
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(again.data_ptr()) % 64, 0u);
+  again = Tensor();
+  empty_cpu_cache();
+  EXPECT_EQ(cpu_cached_bytes(), before);
+}
+
+}  // namespace
+}  // namespace ember

@@ -29,44 +29,11 @@ Tensor spread_index(const Tensor& index, IntArrayRef sizes, int64_t dim) {
   return make_tensor(index.storage(), sizes, strides, index.storage_offset(), index.dtype());
 }
 
-// Walks the plan in parallel chunks like elementwise_loop, handing the body raw pointers to
-// the start of each innermost run, the operands' byte strides along it and its length.
-template <int kOperands, class Body>
-void plan_loop(const ElementwisePlan& plan, int64_t grain, const Body& body) {
-  const int ndim = plan.ndim;
-  parallel_for(plan.numel, grain, [&](int64_t begin, int64_t end) {
-    int64_t position[kernels::kMaxDims];
-    int64_t remainder = begin;
-    for (int dim = 0; dim < ndim; ++dim) {
-      position[dim] = remainder % plan.sizes[dim];
-      remainder /= plan.sizes[dim];
-    }
-    char* pointers[kOperands];
-    int64_t inner_strides[kOperands];
-    for (int op = 0; op < kOperands; ++op) inner_strides[op] = plan.byte_strides[op][0];
-    int64_t remaining = end - begin;
-    while (remaining > 0) {
-      for (int op = 0; op < kOperands; ++op) {
-        int64_t offset = 0;
-        for (int dim = 0; dim < ndim; ++dim) offset += position[dim] * plan.byte_strides[op][dim];
-        pointers[op] = plan.data[op] + offset;
-      }
-      const int64_t length = std::min(plan.sizes[0] - position[0], remaining);
-      body(pointers, inner_strides, length);
-      remaining -= length;
-      position[0] += length;
-      for (int dim = 0; dim + 1 < ndim && position[dim] == plan.sizes[dim]; ++dim) {
-        position[dim] = 0;
-        ++position[dim + 1];
-      }
-    }
-  });
-}
 
 // A gather only moves bytes, so it is instantiated per element size rather than per dtype.
 template <class Word>
 void gather_words(const ElementwisePlan& plan, int64_t source_dim_stride) {
-  plan_loop<3>(plan, kElementwiseGrain, [&](char* const* pointers, const int64_t* strides, int64_t length) {
+  for_each_run<3>(plan, kElementwiseGrain, [&](char* const* pointers, const int64_t* strides, int64_t length) {
     if (strides[2] == 0) {
       // One index for the whole run (index_select off the innermost dim): a plain strided copy.
       const int64_t index = *reinterpret_cast<const int64_t*>(pointers[2]);
@@ -129,7 +96,7 @@ void scatter_add_along(const Tensor& destination, const Tensor& index, const Ten
         slot = convert<T>(static_cast<compute_t<T>>(slot) + static_cast<compute_t<T>>(value));
       }
     };
-    plan_loop<3>(plan, grain, [&](char* const* pointers, const int64_t* strides, int64_t length) {
+    for_each_run<3>(plan, grain, [&](char* const* pointers, const int64_t* strides, int64_t length) {
       // Either order adds each destination's contributions in index order. Walking the run
       // innermost keeps memory access sequential when the run is denser than the indexed dim.
       if (std::abs(strides[0]) < std::abs(destination_step)) {

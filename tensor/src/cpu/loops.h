@@ -67,13 +67,13 @@ EMBER_INLINE void run(char* const* pointers, const int64_t* strides, int64_t n, 
 
 }  // namespace detail
 
-// out = f(in...) over the plan; Out and In are the storage types of the operands.
-template <class Out, class... In, class F>
-void elementwise_loop(const kernels::ElementwisePlan& plan, const F& f) {
-  constexpr int kOperands = 1 + sizeof...(In);
+// Walks the plan in parallel chunks, calling body(pointers, inner_byte_strides, length) for
+// each run along the innermost dim, with pointers to the run's first element of each operand.
+template <int kOperands, class Body>
+void for_each_run(const kernels::ElementwisePlan& plan, int64_t grain, const Body& body) {
   if (plan.numel == 0) return;
   const int ndim = plan.ndim;
-  parallel_for(plan.numel, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+  parallel_for(plan.numel, grain, [&](int64_t begin, int64_t end) {
     int64_t index[kernels::kMaxDims];
     int64_t remainder = begin;
     for (int dim = 0; dim < ndim; ++dim) {
@@ -91,7 +91,7 @@ void elementwise_loop(const kernels::ElementwisePlan& plan, const F& f) {
         pointers[op] = plan.data[op] + offset;
       }
       const int64_t length = std::min(plan.sizes[0] - index[0], remaining);
-      detail::run<Out, In...>(pointers, inner_strides, length, f);
+      body(pointers, inner_strides, length);
       remaining -= length;
       index[0] += length;
       for (int dim = 0; dim + 1 < ndim && index[dim] == plan.sizes[dim]; ++dim) {
@@ -99,6 +99,15 @@ void elementwise_loop(const kernels::ElementwisePlan& plan, const F& f) {
         ++index[dim + 1];
       }
     }
+  });
+}
+
+// out = f(in...) over the plan; Out and In are the storage types of the operands.
+template <class Out, class... In, class F>
+void elementwise_loop(const kernels::ElementwisePlan& plan, const F& f) {
+  for_each_run<1 + sizeof...(In)>(plan, kElementwiseGrain, [&](char* const* pointers, const int64_t* strides,
+                                                                 int64_t length) {
+    detail::run<Out, In...>(pointers, strides, length, f);
   });
 }
 

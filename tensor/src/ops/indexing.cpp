@@ -61,7 +61,9 @@ Tensor detached_from(const Tensor& operand, const Tensor& destination) {
   return operand.shares_storage_with(destination) ? operand.clone() : operand;
 }
 
-void scatter_add_into(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, const char* op) {
+// What scatter_add and index_add both require of their operands; returns the wrapped dim.
+int64_t check_accumulate_operands(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source,
+                                  const char* op) {
   check_defined(self, op, "input");
   check_defined(index, op, "index");
   check_defined(source, op, "source");
@@ -70,6 +72,11 @@ void scatter_add_into(const Tensor& self, int64_t dim, const Tensor& index, cons
   check_same_device(self, source, op, "source");
   EMBER_CHECK(source.dtype() == self.dtype(), "{}: the source has dtype {} but the input has dtype {}", op,
               name(source.dtype()), name(self.dtype()));
+  return dim;
+}
+
+void scatter_add_into(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, const char* op) {
+  dim = check_accumulate_operands(self, dim, index, source, op);
   const Tensor index64 = index_as_int64(index, op);
   EMBER_CHECK(rank_at_least_1(index) == rank_at_least_1(self) && rank_at_least_1(source) == rank_at_least_1(self),
               "{}: input, index and source must have the same number of dims, got shapes {}, {} and {}", op,
@@ -90,14 +97,7 @@ void scatter_add_into(const Tensor& self, int64_t dim, const Tensor& index, cons
 }
 
 void index_add_into(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& source, const char* op) {
-  check_defined(self, op, "input");
-  check_defined(index, op, "index");
-  check_defined(source, op, "source");
-  dim = wrap_dim(dim, self.dim(), op);
-  check_same_device(self, index, op, "index");
-  check_same_device(self, source, op, "source");
-  EMBER_CHECK(source.dtype() == self.dtype(), "{}: the source has dtype {} but the input has dtype {}", op,
-              name(source.dtype()), name(self.dtype()));
+  dim = check_accumulate_operands(self, dim, index, source, op);
   EMBER_CHECK(index.dim() <= 1, "{}: the index must be 1-D or 0-dim, got shape {}", op, to_string(index.sizes()));
   const Tensor index64 = at_least_1d(index_as_int64(index, op));
   EMBER_CHECK(rank_at_least_1(source) == rank_at_least_1(self),

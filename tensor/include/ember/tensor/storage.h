@@ -41,8 +41,12 @@ class Allocator {
   virtual DataPtr allocate(size_t bytes) = 0;
 };
 
-// 64-byte aligned host memory.
+// Host memory: blocks of 1 MiB and more are 64-byte aligned and cached for reuse, as on the GPU.
 Allocator& cpu_allocator();
+// Returns cached host blocks that no tensor uses to the system.
+void empty_cpu_cache();
+// Bytes of host memory held by that cache (in use or free).
+size_t cpu_cached_bytes();
 // Page-locked host memory when CUDA is available (for fast, asynchronous copies), else cpu_allocator().
 Allocator& pinned_allocator();
 
