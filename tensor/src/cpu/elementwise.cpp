@@ -1,5 +1,6 @@
 #include "cpu/cpu_backend.h"
 #include "cpu/loops.h"
+#include "cpu/vector_math.h"
 
 namespace ember::cpu {
 
@@ -7,6 +8,20 @@ using kernels::ElementwisePlan;
 
 void CpuBackend::unary(kernels::UnaryOp op, const kernels::OpParams& params, const ElementwisePlan& plan) {
   visit_dtype(plan.dtypes[0], [&]<class T>(TypeTag<T>) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      // Dense float runs of the transcendental ops go to SLEEF's vector functions (see
+      // cpu/vector_math.h); every other case takes the generic loop over the shared functors.
+      const vector_math::Kernel<T> kernel = vector_math::find<T>(op);
+      constexpr int64_t item = sizeof(T);
+      const bool dense = plan.ndim == 1 && plan.byte_strides[0][0] == item && plan.byte_strides[1][0] == item;
+      if (kernel != nullptr && dense) {
+        T* out = reinterpret_cast<T*>(plan.data[0]);
+        const T* in = reinterpret_cast<const T*>(plan.data[1]);
+        parallel_for(plan.numel, kElementwiseGrain,
+                     [&](int64_t begin, int64_t end) { kernel(in + begin, out + begin, end - begin); });
+        return;
+      }
+    }
     kernels::visit_unary<compute_t<T>>(op, params, [&](const auto& f) { elementwise_loop<T, T>(plan, f); });
   });
 }
