@@ -105,7 +105,8 @@ DimVector infer_sizes(IntArrayRef sizes, int64_t numel, const char* op) {
       inferred = i;
     } else {
       EMBER_CHECK(result[i] >= 0, "{}: invalid shape dimension {} in {}", op, result[i], ember::to_string(sizes));
-      known *= result[i];
+      EMBER_CHECK(!__builtin_mul_overflow(known, result[i], &known), "{}: shape {} overflows int64", op,
+                  ember::to_string(sizes));
     }
   }
   if (inferred) {
@@ -201,6 +202,7 @@ Tensor Tensor::expand(IntArrayRef sizes) const {
       continue;
     }
     const int64_t current = this->sizes()[source];
+    EMBER_CHECK(sizes[i] >= -1, "expand: invalid size {} at dim {} in {}", sizes[i], i, ember::to_string(sizes));
     const int64_t wanted = sizes[i] == -1 ? current : sizes[i];
     EMBER_CHECK(current == wanted || current == 1,
                 "expand: the expanded size {} must match the existing size {} at dim {} (shape {} to {})", wanted,
@@ -246,7 +248,7 @@ Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
   EMBER_CHECK(start >= -size && start <= size, "narrow: start {} is out of range for dim {} of size {}", start, dim,
               size);
   if (start < 0) start += size;
-  EMBER_CHECK(length >= 0 && start + length <= size,
+  EMBER_CHECK(length >= 0 && length <= size - start,
               "narrow: start {} + length {} exceeds dim {} of size {} (shape {})", start, length, dim, size,
               ember::to_string(sizes()));
   return slice(dim, start, start + length, 1);
@@ -309,12 +311,15 @@ Tensor Tensor::unflatten(int64_t dim, IntArrayRef sizes) const {
 Tensor Tensor::as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> offset) const {
   EMBER_CHECK(sizes.size() == strides.size(), "as_strided: {} sizes but {} strides", sizes.size(), strides.size());
   const int64_t base = offset.value_or(storage_offset());
+  checked_numel(sizes, "as_strided");
   int64_t last = base;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    EMBER_CHECK(sizes[i] >= 0 && strides[i] >= 0, "as_strided: negative size or stride in {} / {}",
-                ember::to_string(sizes), ember::to_string(strides));
+    EMBER_CHECK(strides[i] >= 0, "as_strided: negative stride in {}", ember::to_string(strides));
     if (sizes[i] == 0) last = -1;
-    if (last >= 0) last += (sizes[i] - 1) * strides[i];
+    int64_t step = 0;
+    EMBER_CHECK(last < 0 || (!__builtin_mul_overflow(sizes[i] - 1, strides[i], &step) &&
+                             !__builtin_add_overflow(last, step, &last)),
+                "as_strided: sizes {} with strides {} overflow int64", ember::to_string(sizes), ember::to_string(strides));
   }
   const int64_t capacity = static_cast<int64_t>(storage()->nbytes) / element_size();
   EMBER_CHECK(base >= 0 && last < capacity,
@@ -375,6 +380,11 @@ Tensor& Tensor::copy_(const Tensor& source, bool non_blocking) {
   const DimVector shape = broadcast_shapes(sizes(), source.sizes(), "copy_");
   EMBER_CHECK(IntArrayRef(shape) == sizes(), "copy_: source of shape {} cannot be broadcast to destination shape {}",
               ember::to_string(source.sizes()), ember::to_string(sizes()));
+  for (int64_t d = 0; d < dim(); ++d) {
+    EMBER_CHECK(sizes()[d] <= 1 || strides()[d] != 0,
+                "copy_: the destination (shape {}, strides {}) has elements that share memory; clone it first",
+                ember::to_string(sizes()), ember::to_string(strides()));
+  }
   bump_version();
   if (numel() == 0) return *this;
   if (source.device() != device()) {

@@ -132,6 +132,12 @@ TEST(Elementwise, IntegerAndBoolArithmetic) {
   expect_error([&] { flags - others; }, {"sub", "bool"});
   expect_error([&] { neg(flags); }, {"neg", "bool"});
   expect_error([&] { pow(a, -1); }, {"pow", "negative", "-1"});
+  // Integer tensors to negative tensor exponents truncate 1/base^n, as PyTorch: 0 unless |base| == 1.
+  const Tensor bases = tensor(std::vector<int64_t>{2, 1, -1, -1, 0, 5});
+  const Tensor exponents = tensor(std::vector<int64_t>{-1, -3, -3, -2, 2, 0});
+  EXPECT_EQ(pow(bases, exponents).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, -1, 1, 0, 1}));
+  EXPECT_EQ(pow(2, tensor(std::vector<int64_t>{-1, 2})).to_vector<int64_t>(), (std::vector<int64_t>{0, 4}));
+  EXPECT_EQ(square(flags).dtype(), kInt64);
   expect_error([&] { add(a, a, 0.5); }, {"add", "alpha", "0.5"});
 }
 

@@ -22,7 +22,32 @@ TEST(Factories, ConstantsAndLikes) {
   EXPECT_EQ(zeros({0, 5}).numel(), 0);
   EXPECT_EQ(full({}, 3).dim(), 0);
   expect_error([] { zeros({2, -1}); }, {"empty", "negative", "[2, -1]"});
-  expect_error([] { full({2}, 0.5, kInt64); }, {"fill_", "0.5", "int64"});
+  EXPECT_EQ(full({2}, 2.5, kInt64).to_vector<int64_t>(), (std::vector<int64_t>{2, 2}));  // truncates, as PyTorch
+  EXPECT_EQ(full({1}, -1, kUInt8).to_vector<uint8_t>(), (std::vector<uint8_t>{255}));     // wraps, as PyTorch
+}
+
+TEST(Factories, ValuesThatDoNotFitTheDtypeAreRejected) {
+  expect_error([] { full({2}, 1e10, kInt32); }, {"fill_", "int32", "overflow"});
+  expect_error([] { full({2}, 300, kUInt8); }, {"fill_", "300", "uint8"});
+  expect_error([] { full({2}, int64_t{1} << 40, kInt32); }, {"fill_", "int32"});
+  expect_error([] { full({2}, NAN, kInt64); }, {"fill_", "nan", "int64"});
+  expect_error([] { full({2}, 1e5, kFloat16); }, {"fill_", "float16"});
+  EXPECT_TRUE(std::isinf(full({1}, INFINITY, kFloat16).item<float>()));  // infinity itself is representable
+  const Tensor mask = tensor(std::vector<bool>{true, false});
+  expect_error([&] { masked_fill(zeros({2}, kInt64), mask, NAN); }, {"masked_fill", "nan"});
+  expect_error([&] { where(mask, tensor(std::vector<uint8_t>{1, 2}), 300); }, {"where", "300", "uint8"});
+  expect_error([] { full({1}, NAN).item<int64_t>(); }, {"nan", "int64"});
+  expect_error([] { ones({2}, kInt32) + (int64_t{1} << 40); }, {"add", "int32"});
+}
+
+TEST(Factories, ShapesWhoseSizeOverflowsAreRejected) {
+  expect_error([] { empty({int64_t{1} << 61}, kFloat64); }, {"empty", "overflow"});
+  expect_error([] { empty({int64_t{1} << 32, int64_t{1} << 32}); }, {"empty", "overflow"});
+  EXPECT_EQ(empty({0, int64_t{1} << 62, int64_t{1} << 62}).numel(), 0);  // empty whatever the rest
+  expect_error([] { arange(0.0, 1e19); }, {"arange", "overflow"});
+  expect_error([] { eye(2, -5); }, {"eye", "-5"});
+  float buffer[4] = {};
+  expect_error([&] { from_blob(buffer, {int64_t{1} << 62, 4}, kFloat32); }, {"from_blob", "overflow"});
 }
 
 TEST(Factories, ArangeLinspaceEye) {

@@ -166,6 +166,19 @@ TEST(TensorView, VersionCounterCountsInPlaceWrites) {
   EXPECT_EQ(base.storage()->version.load(), before + 3);
 }
 
+TEST(TensorView, OverflowingAndNegativeShapesAreRejected) {
+  expect_error([] { iota({1}).expand({-2}); }, {"expand", "-2"});
+  expect_error([] { arange(5.0).narrow(0, 2, INT64_MAX); }, {"narrow", "exceeds"});
+  expect_error([] { empty({0}).view({int64_t{1} << 32, int64_t{1} << 32}); }, {"view", "overflow"});
+  expect_error([] { ones({4}).as_strided({int64_t{1} << 62, 4}, {4, 1}, 0); }, {"as_strided"});
+}
+
+TEST(TensorView, CopyIntoAnExpandedDestinationIsRejected) {
+  // Several destination elements share one memory location: the result would depend on order.
+  Tensor destination = ones({1}).expand({3});
+  expect_error([&] { destination.copy_(tensor({1.0f, 2.0f, 3.0f})); }, {"copy_", "share memory"});
+}
+
 TEST(TensorView, UndefinedTensorGivesError) {
   Tensor undefined;
   EXPECT_FALSE(undefined.defined());

@@ -53,7 +53,7 @@ void CpuBackend::copy(const ElementwisePlan& plan) {
 
 void CpuBackend::fill(const ElementwisePlan& plan, const Scalar& value) {
   visit_dtype(plan.dtypes[0], [&]<class T>(TypeTag<T>) {
-    const T converted = value.to<T>();
+    const T converted = value.to<T>("fill_");
     elementwise_loop<T>(plan, kernels::Constant<compute_t<T>>{static_cast<compute_t<T>>(converted)});
   });
 }

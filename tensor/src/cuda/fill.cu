@@ -14,7 +14,7 @@ void CudaBackend::copy(const ElementwisePlan& plan) {
 
 void CudaBackend::fill(const ElementwisePlan& plan, const Scalar& value) {
   visit_dtype(plan.dtypes[0], [&]<class T>(TypeTag<T>) {
-    const T converted = value.to<T>();
+    const T converted = value.to<T>("fill_");
     launch_elementwise<T>(plan, Constant<compute_t<T>>{static_cast<compute_t<T>>(converted)}, "fill");
   });
 }

@@ -119,7 +119,11 @@ template <class T> struct Pow {
     } else if constexpr (std::is_same_v<T, bool>) {
       return base || !exponent;
     } else {
-      // Exponentiation by squaring; the front end rejects negative integer exponents.
+      // Exponentiation by squaring. A negative exponent gives 1/base^n truncated: 0 unless
+      // |base| is 1 (PyTorch's rule; the front end rejects negative number exponents).
+      if constexpr (std::is_signed_v<T>) {
+        if (exponent < 0) return base == 1 ? T(1) : base == -1 ? T((exponent & 1) ? -1 : 1) : T(0);
+      }
       T result = 1;
       while (exponent > 0) {
         if (exponent & 1) result *= base;

@@ -86,9 +86,14 @@ DimVector broadcast_shapes(IntArrayRef a, IntArrayRef b, const char* op) {
 
 namespace ops {
 
-Tensor wrap_scalar(const Scalar& value, DType dtype) {
+Tensor wrap_scalar(const Scalar& value, DType dtype, const char* op) {
   Tensor result = empty({}, dtype);
-  visit_dtype(dtype, [&]<class T>(TypeTag<T>) { *static_cast<T*>(result.data_ptr()) = value.to<T>(); });
+  visit_dtype(dtype, [&]<class T>(TypeTag<T>) {
+    // Floating operands follow IEEE arithmetic (1e5 in float16 is inf, as in PyTorch's ops);
+    // integer ones must fit, or the op would silently compute with a wrapped value.
+    if constexpr (is_floating_v<T>) *static_cast<T*>(result.data_ptr()) = T(static_cast<compute_t<T>>(value.to_double()));
+    else *static_cast<T*>(result.data_ptr()) = value.to<T>(op);
+  });
   result.impl().is_wrapped_number = true;
   return result;
 }
@@ -195,13 +200,13 @@ Tensor binary(const BinarySpec& spec, const Tensor& a, const Tensor& b, const Te
 Tensor binary(const BinarySpec& spec, const Tensor& a, const Scalar& b, const Tensor* out = nullptr) {
   check_defined(a, spec.name);
   const DType compute = compute_dtype(spec, result_type(a, b));
-  return binary(spec, a, ops::wrap_scalar(b, compute), out);
+  return binary(spec, a, ops::wrap_scalar(b, compute, spec.name), out);
 }
 
 Tensor binary(const BinarySpec& spec, const Scalar& a, const Tensor& b) {
   check_defined(b, spec.name);
   const DType compute = compute_dtype(spec, result_type(b, a));
-  return binary(spec, ops::wrap_scalar(a, compute), b);
+  return binary(spec, ops::wrap_scalar(a, compute, spec.name), b);
 }
 
 BinarySpec with_alpha(BinaryOp op, const char* name, const Scalar& alpha) {
@@ -221,13 +226,7 @@ Tensor div(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Div, "di
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Maximum, "maximum"}, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Minimum, "minimum"}, a, b); }
 
-Tensor pow(const Tensor& base, const Tensor& exponent) {
-  if (!is_floating_point(result_type(base, exponent)) && exponent.numel() > 0) {
-    const int64_t smallest = amin(exponent.to(kInt64)).item<int64_t>();
-    EMBER_CHECK(smallest >= 0, "pow: integers to negative integer powers are not allowed (exponent {})", smallest);
-  }
-  return binary({BinaryOp::Pow, "pow"}, base, exponent);
-}
+Tensor pow(const Tensor& base, const Tensor& exponent) { return binary({BinaryOp::Pow, "pow"}, base, exponent); }
 Tensor pow(const Tensor& base, const Scalar& exponent) {
   EMBER_CHECK(is_floating_point(result_type(base, exponent)) || exponent.to_int64() >= 0,
               "pow: integers to negative integer powers are not allowed (exponent {})", exponent.to_string());
@@ -285,7 +284,9 @@ Tensor unary(UnaryOp op, const Tensor& input, const char* op_name, const OpParam
 Tensor neg(const Tensor& input) { return unary(UnaryOp::Neg, input, "neg"); }
 Tensor abs(const Tensor& input) { return unary(UnaryOp::Abs, input, "abs"); }
 Tensor sign(const Tensor& input) { return unary(UnaryOp::Sign, input, "sign"); }
-Tensor square(const Tensor& input) { return unary(UnaryOp::Square, input, "square"); }
+Tensor square(const Tensor& input) {
+  return unary(UnaryOp::Square, input, "square", {}, nullptr, input.dtype() == kBool ? std::optional(kInt64) : std::nullopt);
+}
 Tensor relu(const Tensor& input) { return unary(UnaryOp::Relu, input, "relu"); }
 Tensor exp(const Tensor& input) { return unary(UnaryOp::Exp, input, "exp"); }
 Tensor log(const Tensor& input) { return unary(UnaryOp::Log, input, "log"); }
@@ -362,7 +363,7 @@ Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
 
 Tensor where(const Tensor& condition, const Tensor& a, const Scalar& b) {
   const DType dtype = result_type(a, b);
-  return where_impl(condition, a, ops::wrap_scalar(b, dtype), dtype, nullptr, "where");
+  return where_impl(condition, a, ops::wrap_scalar(b, dtype, "where"), dtype, nullptr, "where");
 }
 
 Tensor masked_fill(const Tensor& input, const Tensor& mask, const Scalar& value) {
@@ -371,12 +372,12 @@ Tensor masked_fill(const Tensor& input, const Tensor& mask, const Scalar& value)
   const DimVector shape = broadcast_shapes(input.sizes(), mask.sizes(), "masked_fill");
   EMBER_CHECK(IntArrayRef(shape) == input.sizes(), "masked_fill: mask of shape {} cannot broadcast to input shape {}",
               to_string(mask.sizes()), to_string(input.sizes()));
-  return where_impl(mask, ops::wrap_scalar(value, input.dtype()), input, input.dtype(), nullptr, "masked_fill");
+  return where_impl(mask, ops::wrap_scalar(value, input.dtype(), "masked_fill"), input, input.dtype(), nullptr, "masked_fill");
 }
 
 Tensor& Tensor::masked_fill_(const Tensor& mask, const Scalar& value) {
   check_defined(mask, "masked_fill_");
-  where_impl(mask, ops::wrap_scalar(value, dtype()), *this, dtype(), this, "masked_fill_");
+  where_impl(mask, ops::wrap_scalar(value, dtype(), "masked_fill_"), *this, dtype(), this, "masked_fill_");
   return *this;
 }
 
@@ -470,8 +471,7 @@ Tensor& Tensor::clamp_(std::optional<Scalar> min, std::optional<Scalar> max) {
 }
 
 Tensor& Tensor::fill_(const Scalar& value) {
-  EMBER_CHECK(ember::is_floating_point(dtype()) || !value.is_floating_point() || value.to_double() == static_cast<double>(value.to_int64()),
-              "fill_: value {} cannot be stored in a {} tensor without loss", value.to_string(), name(dtype()));
+  value.check_fits(dtype(), "fill_");
   bump_version();
   if (numel() == 0) return *this;
   const kernels::ElementwisePlan plan = kernels::make_elementwise_plan({this});

@@ -7,7 +7,7 @@
 namespace ember::ops {
 
 // A C++ number as a 0-dim CPU tensor of `dtype`, flagged so it promotes like PyTorch's wrapped numbers.
-Tensor wrap_scalar(const Scalar& value, DType dtype);
+Tensor wrap_scalar(const Scalar& value, DType dtype, const char* op);
 
 // The device an op runs on: the first operand that is not a 0-dim CPU tensor decides.
 Device common_device(std::initializer_list<const Tensor*> operands, const char* op);

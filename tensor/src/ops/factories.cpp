@@ -8,10 +8,7 @@
 namespace ember {
 
 Tensor empty(IntArrayRef sizes, TensorOptions options) {
-  for (int64_t size : sizes) {
-    EMBER_CHECK(size >= 0, "empty: negative dimension {} in shape {}", size, to_string(sizes));
-  }
-  const int64_t numel = product(sizes);
+  const int64_t numel = checked_numel(sizes, "empty", element_size(options.dtype_value));
   Storage storage = make_storage(static_cast<size_t>(numel * element_size(options.dtype_value)), options.device_value);
   return make_tensor(std::move(storage), sizes, contiguous_strides(sizes), 0, options.dtype_value);
 }
@@ -51,7 +48,10 @@ Tensor arange(const Scalar& start, const Scalar& end, const Scalar& step, std::o
   EMBER_CHECK((increment > 0 && last >= first) || (increment < 0 && last <= first),
               "arange: upper bound {} and lower bound {} are inconsistent with step sign {}", end.to_string(),
               start.to_string(), step.to_string());
-  const int64_t count = static_cast<int64_t>(std::ceil((last - first) / increment));
+  const double steps = std::ceil((last - first) / increment);
+  EMBER_CHECK(steps < 9.2e18, "arange: {} elements from {} to {} in steps of {} overflow int64", steps,
+              start.to_string(), end.to_string(), step.to_string());
+  const int64_t count = static_cast<int64_t>(steps);
   Tensor result = empty({count}, resolved);
   if (count > 0) kernels::backend(resolved.device_value).fill_range(result, first, increment, 0, last);
   return result;
@@ -68,8 +68,8 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions options) 
 }
 
 Tensor eye(int64_t rows, int64_t columns, TensorOptions options) {
-  if (columns < 0) columns = rows;
-  EMBER_CHECK(rows >= 0, "eye: rows must be non-negative, got {}", rows);
+  if (columns == -1) columns = rows;
+  EMBER_CHECK(rows >= 0 && columns >= 0, "eye: rows and columns must be non-negative, got {} and {}", rows, columns);
   Tensor result = zeros({rows, columns}, options);
   const int64_t diagonal = std::min(rows, columns);
   if (diagonal > 0) result.as_strided({diagonal}, {columns + 1}, 0).fill_(1);
@@ -78,12 +78,15 @@ Tensor eye(int64_t rows, int64_t columns, TensorOptions options) {
 
 Tensor from_blob(void* data, IntArrayRef sizes, IntArrayRef strides, DType dtype, std::function<void(void*)> deleter) {
   EMBER_CHECK(sizes.size() == strides.size(), "from_blob: {} sizes but {} strides", sizes.size(), strides.size());
+  checked_numel(sizes, "from_blob", element_size(dtype));
   int64_t extent = 1;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    EMBER_CHECK(sizes[i] >= 0 && strides[i] >= 0, "from_blob: negative size or stride in {} / {}", to_string(sizes),
-                to_string(strides));
+    EMBER_CHECK(strides[i] >= 0, "from_blob: negative stride in {}", to_string(strides));
     if (sizes[i] == 0) extent = 0;
-    if (extent > 0) extent += (sizes[i] - 1) * strides[i];
+    int64_t step = 0;
+    EMBER_CHECK(extent == 0 || (!__builtin_mul_overflow(sizes[i] - 1, strides[i], &step) &&
+                                !__builtin_add_overflow(extent, step, &extent)),
+                "from_blob: sizes {} with strides {} overflow int64", to_string(sizes), to_string(strides));
   }
   EMBER_CHECK(data != nullptr || extent == 0, "from_blob: null data for a non-empty shape {}", to_string(sizes));
   auto storage = std::make_shared<StorageImpl>();

@@ -50,5 +50,8 @@ class IntArrayRef {
 std::string to_string(IntArrayRef values);
 
 int64_t product(IntArrayRef values);
+// product() that throws ember::Error naming `op` when a value is negative or the product
+// overflows int64 (or the element count times element_bytes does).
+int64_t checked_numel(IntArrayRef sizes, const char* op, int64_t element_bytes = 1);
 
 }  // namespace ember

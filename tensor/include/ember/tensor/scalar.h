@@ -18,7 +18,7 @@ class Scalar {
   Scalar(T value) : kind_(DType::Int64), integer_(static_cast<int64_t>(value)), floating_(static_cast<double>(value)) {}
   template <class T>
     requires(std::is_floating_point_v<T> || is_reduced_float_v<T>)
-  Scalar(T value) : kind_(DType::Float64), integer_(static_cast<int64_t>(static_cast<double>(value))), floating_(static_cast<double>(value)) {}
+  Scalar(T value) : kind_(DType::Float64), integer_(0), floating_(static_cast<double>(value)) {}
 
   // Bool, Int64 or Float64: the category the value came from.
   DType kind() const { return kind_; }
@@ -27,14 +27,19 @@ class Scalar {
   bool is_bool() const { return kind_ == DType::Bool; }
 
   double to_double() const { return floating_; }
-  int64_t to_int64() const { return is_floating_point() ? static_cast<int64_t>(floating_) : integer_; }
+  // Truncates floating values; throws ember::Error when one is not finite or exceeds int64.
+  int64_t to_int64() const;
   bool to_bool() const { return is_floating_point() ? floating_ != 0.0 : integer_ != 0; }
 
-  template <class T> T to() const {
+  // The value as T. Throws ember::Error naming `op` when it does not fit, as PyTorch does
+  // ("value cannot be converted to type int32 without overflow"); floating values truncate.
+  template <class T> T to(const char* op = "Scalar") const {
+    check_fits(dtype_of_v<T>, op);
     if constexpr (std::is_same_v<T, bool>) return to_bool();
     else if constexpr (std::is_integral_v<T>) return static_cast<T>(to_int64());
     else return T(static_cast<compute_t<T>>(floating_));
   }
+  void check_fits(DType dtype, const char* op) const;
 
   std::string to_string() const;
 
