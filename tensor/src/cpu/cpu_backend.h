@@ -1,6 +1,6 @@
 #pragma once
 // The CPU implementation of the kernel primitives. Its methods are defined by family:
-// elementwise.cpp, random.cpp, reduce.cpp, blas.cpp, index.cpp.
+// elementwise.cpp, random.cpp, reduce.cpp, softmax.cpp, blas.cpp, index.cpp.
 #include "kernels/backend.h"
 
 namespace ember::cpu {
@@ -18,6 +18,7 @@ class CpuBackend final : public kernels::Backend {
   void fill_range(const Tensor& output, double start, double step, int64_t split, double end) override;
   void reduce(kernels::ReduceOp op, const kernels::ReducePlan& plan) override;
   void arg_reduce(kernels::ArgReduceOp op, const kernels::ReducePlan& plan, const Tensor& indices) override;
+  void softmax(const Tensor& output, const Tensor& input, bool log) override;
   void gemm(const kernels::GemmArgs& args) override;
   void index_select(const kernels::IndexArgs& args) override;
   void gather(const kernels::IndexArgs& args) override;

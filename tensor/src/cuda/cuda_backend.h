@@ -1,6 +1,6 @@
 #pragma once
 // The CUDA implementation of the kernel primitives, one instance per device. Methods are
-// defined by family: elementwise.cu, fill.cu, reduce.cu, index.cu, blas.cu. Every kernel is
+// defined by family: elementwise.cu, fill.cu, reduce.cu, softmax.cu, index.cu, blas.cu. Every kernel is
 // queued on the calling thread's current stream of the backend's device.
 #include "kernels/backend.h"
 
@@ -22,6 +22,7 @@ class CudaBackend final : public kernels::Backend {
   void fill_range(const Tensor& output, double start, double step, int64_t split, double end) override;
   void reduce(kernels::ReduceOp op, const kernels::ReducePlan& plan) override;
   void arg_reduce(kernels::ArgReduceOp op, const kernels::ReducePlan& plan, const Tensor& indices) override;
+  void softmax(const Tensor& output, const Tensor& input, bool log) override;
   void gemm(const kernels::GemmArgs& args) override;
   void index_select(const kernels::IndexArgs& args) override;
   void gather(const kernels::IndexArgs& args) override;

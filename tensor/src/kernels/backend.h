@@ -16,7 +16,8 @@ enum class ArgReduceOp : uint8_t { ArgMax, ArgMin };
 enum class Distribution : uint8_t { Uniform, Normal, Bernoulli };
 
 // C[b] = alpha * op(A[b]) @ op(B[b]) + beta * C[b], every matrix row-major with its leading
-// dimension; op transposes when the flag is set. dtype is float16, bfloat16, float32 or float64.
+// dimension; op transposes when the flag is set. dtype is float16, bfloat16, float32 or float64;
+// the CPU also takes uint8/int32/int64 (a plain loop that wraps like PyTorch), CUDA does not.
 struct GemmArgs {
   DType dtype = kFloat32;
   bool transpose_a = false;
@@ -82,6 +83,14 @@ class Backend {
   virtual void reduce(ReduceOp op, const ReducePlan& plan) = 0;
   // Over exactly one reduced dim: values (plan's output) and int64 indices (same shape).
   virtual void arg_reduce(ArgReduceOp op, const ReducePlan& plan, const Tensor& indices) = 0;
+
+  // Softmax (log_softmax when `log`) of each row. input and output are contiguous [rows, n] with
+  // rows >= 1 and n >= 1, on this device, sharing a floating dtype. Numerically stable: the row
+  // maximum is subtracted before exponentiating; float16 and bfloat16 compute in float32. nan
+  // anywhere in a row, a +inf, or a row that is all -inf makes the whole row nan (as PyTorch).
+  // Fused so that a row is read a few times while it is in cache, instead of the composite's
+  // max, sub, exp, sum and div passes over memory.
+  virtual void softmax(const Tensor& output, const Tensor& input, bool log) = 0;
 
   virtual void gemm(const GemmArgs& args) = 0;
 

@@ -254,8 +254,18 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool logarithmic, const ch
   check_defined(input, op);
   dim = wrap_dim(dim, input.dim(), op);
   const DType dtype = input.is_floating_point() ? input.dtype() : kFloat32;
+  if (input.numel() == 0) return empty(input.sizes(), input.options().dtype(dtype));
+  if (input.dim() == 0 || dim == input.dim() - 1) {
+    // The fused primitive reads each row a few times while it is in cache; the composite below
+    // makes five passes over memory. With the dim last, rows are contiguous once the input is.
+    const Tensor source = input.to(dtype).contiguous();
+    const int64_t n = input.dim() == 0 ? 1 : input.size(dim);
+    const int64_t rows = input.numel() / n;
+    Tensor output = empty(input.sizes(), input.options().dtype(dtype));
+    kernels::backend(input.device()).softmax(output.view({rows, n}), source.view({rows, n}), logarithmic);
+    return output;
+  }
   const Tensor x = input.to(compute_dtype(dtype));
-  if (x.numel() == 0) return empty(input.sizes(), input.options().dtype(dtype));
   const Reduction reduction = describe(x, IntArrayRef(dim), op);
   const Tensor maxima = reduce(ReduceOp::Max, x, reduction, true);
   Tensor shifted = sub(x, maxima);
