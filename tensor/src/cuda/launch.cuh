@@ -38,4 +38,21 @@ void launch_elementwise(const ElementwisePlan& plan, const F& f, const char* op)
   check_launch(op);
 }
 
+// Threads for one block folding `work` items: a power of two from a warp to kThreads.
+inline unsigned block_threads_for(int64_t work) {
+  unsigned threads = 32;
+  while (threads < kThreads && threads < work) threads *= 2;
+  return threads;
+}
+
+// Folds partials[0, blockDim.x) into partials[0]; blockDim.x is a power of two.
+template <class Value, class Combine>
+__device__ void tree_combine(Value* partials, const Combine& combine) {
+  __syncthreads();
+  for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+    if (threadIdx.x < width) partials[threadIdx.x] = combine(partials[threadIdx.x], partials[threadIdx.x + width]);
+    __syncthreads();
+  }
+}
+
 }  // namespace ember::cuda

@@ -7,23 +7,6 @@
 namespace ember::cuda {
 namespace {
 
-// A power of two between a warp and kThreads, no larger than the work needs.
-unsigned block_for(int64_t reduced_numel) {
-  unsigned threads = 32;
-  while (threads < kThreads && threads < reduced_numel) threads *= 2;
-  return threads;
-}
-
-// Folds partials[0, blockDim.x) into partials[0]; blockDim.x is a power of two.
-template <class Value, class Combine>
-__device__ void tree_combine(Value* partials, const Combine& combine) {
-  __syncthreads();
-  for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partials[threadIdx.x] = combine(partials[threadIdx.x], partials[threadIdx.x + width]);
-    __syncthreads();
-  }
-}
-
 template <class T, class Reducer>
 __global__ void reduce_kernel(ReducePlan plan, Reducer reducer) {
   using Acc = typename Reducer::Acc;
@@ -57,7 +40,7 @@ __global__ void arg_reduce_kernel(ReducePlan plan, ElementwisePlan indices) {
 
 template <class T, class Reducer>
 void launch_reduce(const ReducePlan& plan, int device, const Reducer& reducer) {
-  reduce_kernel<T><<<grid_for(plan.outer.numel * kThreads), block_for(plan.reduced_numel), 0,
+  reduce_kernel<T><<<grid_for(plan.outer.numel * kThreads), block_threads_for(plan.reduced_numel), 0,
                      current_stream_handle(device)>>>(plan, reducer);
 }
 
@@ -88,7 +71,7 @@ void CudaBackend::arg_reduce(kernels::ArgReduceOp op, const ReducePlan& plan, co
               name(plan.outer.dtypes[0]), name(plan.outer.dtypes[1]));
   const ElementwisePlan index_plan = kernels::make_elementwise_plan({&indices});
   DeviceGuard guard(device_);
-  const unsigned blocks = grid_for(plan.outer.numel * kThreads), threads = block_for(plan.reduced_numel);
+  const unsigned blocks = grid_for(plan.outer.numel * kThreads), threads = block_threads_for(plan.reduced_numel);
   const cudaStream_t stream = current_stream_handle(device_);
   visit_dtype(plan.outer.dtypes[1], [&]<class T>(TypeTag<T>) {
     if (op == kernels::ArgReduceOp::ArgMax) arg_reduce_kernel<T, true><<<blocks, threads, 0, stream>>>(plan, index_plan);

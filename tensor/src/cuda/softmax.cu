@@ -11,13 +11,6 @@
 namespace ember::cuda {
 namespace {
 
-// A power of two between a warp and kThreads, no larger than the row needs.
-unsigned block_for_row(int64_t n) {
-  unsigned threads = 32;
-  while (threads < kThreads && threads < n) threads *= 2;
-  return threads;
-}
-
 // nan wins, so that a row holding one comes out all nan as on the CPU and in PyTorch.
 template <class C>
 __device__ C nan_max(C a, C b) {
@@ -30,11 +23,7 @@ __device__ C nan_max(C a, C b) {
 // power of two.
 template <class C, class Combine>
 __device__ C block_combine(C* partials, const Combine& combine) {
-  __syncthreads();
-  for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partials[threadIdx.x] = combine(partials[threadIdx.x], partials[threadIdx.x + width]);
-    __syncthreads();
-  }
+  tree_combine(partials, combine);
   const C result = partials[0];
   __syncthreads();  // partials are refilled by the next combine
   return result;
@@ -81,7 +70,7 @@ void CudaBackend::softmax(const Tensor& output, const Tensor& input, bool log) {
   visit_dtype(input.dtype(), [&]<class T>(TypeTag<T>) {
     if constexpr (std::is_floating_point_v<compute_t<T>>) {
       const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 16));
-      softmax_kernel<T><<<blocks, block_for_row(n), 0, current_stream_handle(device_)>>>(
+      softmax_kernel<T><<<blocks, block_threads_for(n), 0, current_stream_handle(device_)>>>(
           static_cast<T*>(output.data_ptr()), static_cast<const T*>(input.data_ptr()), rows, n, log);
     } else {
       EMBER_CHECK(false, "softmax: expected a floating dtype, got {}", name(input.dtype()));
