@@ -15,6 +15,7 @@
 
 // Private to ember_tensor; reached by path because the test target only sees public headers.
 #include "cuda/element.h"
+#include "kernels/backend.h"
 #include "cuda/gemm_mapping.h"
 #include "cuda/index_element.h"
 #include "cuda/reduce_element.h"
@@ -188,19 +189,6 @@ TEST(CudaHostLogic, RandomAndRangeElementsMatchCpu) {
   }
 }
 
-// kernels::GemmArgs' fields, for to_column_major.
-struct TestGemmArgs {
-  bool transpose_a = false, transpose_b = false;
-  int64_t m = 0, n = 0, k = 0;
-  const void* a = nullptr;
-  int64_t lda = 0;
-  const void* b = nullptr;
-  int64_t ldb = 0;
-  void* c = nullptr;
-  int64_t ldc = 0;
-  int64_t batch = 1;
-  int64_t batch_stride_a = 0, batch_stride_b = 0, batch_stride_c = 0;
-};
 
 // What cuBLAS computes (column-major, no alpha/beta), written plainly.
 void column_major_gemm(const cuda::ColumnMajorGemm& gemm) {
@@ -232,8 +220,18 @@ TEST(CudaHostLogic, GemmMappingComputesRowMajorProducts) {
           c(batch * m * ldc, -7.0);
       for (size_t i = 0; i < a.size(); ++i) a[i] = 0.5 * static_cast<double>(i % 11) - 2.0;
       for (size_t i = 0; i < b.size(); ++i) b[i] = 0.25 * static_cast<double>(i % 13) - 1.0;
-      TestGemmArgs args{transpose_a, transpose_b, m, n, k, a.data(), lda, b.data(), ldb, c.data(), ldc, batch,
-                        0, static_cast<int64_t>(b.size() / batch), m * ldc};
+      kernels::GemmArgs args;
+      args.dtype = kFloat64;
+      args.transpose_a = transpose_a;
+      args.transpose_b = transpose_b;
+      args.m = m, args.n = n, args.k = k;
+      args.a = a.data(), args.lda = lda;
+      args.b = b.data(), args.ldb = ldb;
+      args.c = c.data(), args.ldc = ldc;
+      args.batch = batch;
+      args.batch_stride_a = 0;
+      args.batch_stride_b = static_cast<int64_t>(b.size() / batch);
+      args.batch_stride_c = m * ldc;
       column_major_gemm(cuda::to_column_major(args));
       for (int64_t index = 0; index < batch; ++index) {
         for (int64_t i = 0; i < m; ++i) {
