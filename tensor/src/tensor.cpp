@@ -15,8 +15,9 @@
 namespace ember {
 
 void TensorImpl::refresh_metadata() {
-  numel = 1;
-  for (int64_t size : sizes) numel *= size;
+  // Sizes were validated where they were made; only an empty tensor's other dims may multiply
+  // past int64 (its numel is 0 whatever they are).
+  numel = std::find(sizes.begin(), sizes.end(), 0) != sizes.end() ? 0 : product(sizes);
   is_contiguous = true;
   if (numel == 0) return;
   int64_t expected = 1;
@@ -46,7 +47,9 @@ DimVector contiguous_strides(IntArrayRef sizes) {
   int64_t stride = 1;
   for (size_t i = sizes.size(); i-- > 0;) {
     strides[i] = stride;
-    stride *= std::max<int64_t>(sizes[i], 1);
+    // Only an empty tensor can get here with sizes whose product overflows; its strides are
+    // never used to address memory, so saturating is safe.
+    if (__builtin_mul_overflow(stride, std::max<int64_t>(sizes[i], 1), &stride)) stride = INT64_MAX;
   }
   return strides;
 }
