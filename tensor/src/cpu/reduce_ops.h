@@ -7,20 +7,12 @@
 #include <type_traits>
 
 #include "ember/tensor/dtype.h"
+#include "kernels/element.h"
 
 namespace ember::cpu::reduce_ops {
 
-template <class Acc>
-constexpr Acc lowest() {
-  if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
-  else return std::numeric_limits<Acc>::lowest();
-}
-
-template <class Acc>
-constexpr Acc highest() {
-  if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
-  else return std::numeric_limits<Acc>::max();
-}
+using kernels::highest_value;
+using kernels::lowest_value;
 
 template <class Acc>
 constexpr bool is_nan(Acc value) {
@@ -48,12 +40,12 @@ template <class Acc> struct Prod {
 // A NaN on either side wins, so NaN propagates whatever the combining order.
 template <class Acc> struct Max {
   using value_type = Acc;
-  static constexpr Acc identity() { return lowest<Acc>(); }
+  static constexpr Acc identity() { return lowest_value<Acc>(); }
   Acc operator()(Acc a, Acc b) const { return (b > a || is_nan(b)) ? b : a; }
 };
 template <class Acc> struct Min {
   using value_type = Acc;
-  static constexpr Acc identity() { return highest<Acc>(); }
+  static constexpr Acc identity() { return highest_value<Acc>(); }
   Acc operator()(Acc a, Acc b) const { return (b < a || is_nan(b)) ? b : a; }
 };
 struct All {
@@ -118,7 +110,7 @@ void accumulate_row(typename Op::value_type* __restrict accumulators, const T* _
 // argmax/argmin: a candidate replaces the best so far only when strictly better, or when it is
 // the first NaN, so ties and NaNs resolve to the first index.
 template <class Acc, bool kMax> struct ArgBetter {
-  static constexpr Acc identity() { return kMax ? lowest<Acc>() : highest<Acc>(); }
+  static constexpr Acc identity() { return kMax ? lowest_value<Acc>() : highest_value<Acc>(); }
   bool operator()(Acc candidate, Acc best) const {
     const bool better = kMax ? candidate > best : candidate < best;
     return better || (is_nan(candidate) && !is_nan(best));

@@ -47,17 +47,8 @@ struct ProdReducer {
   EMBER_INLINE Acc combine(Acc a, Acc b) const { return wrapping_mul(a, b); }
 };
 
-// The smallest and largest values of Acc: what max and min start from.
-template <class Acc>
-EMBER_INLINE Acc lowest_value() {
-  if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
-  else return std::numeric_limits<Acc>::lowest();
-}
-template <class Acc>
-EMBER_INLINE Acc highest_value() {
-  if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
-  else return std::numeric_limits<Acc>::max();
-}
+using kernels::highest_value;
+using kernels::lowest_value;
 
 // NaN wins, as in PyTorch (the functors propagate it).
 template <class T>

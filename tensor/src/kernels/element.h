@@ -4,6 +4,7 @@
 // draw identical on both devices.
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 #include "ember/tensor/dtype.h"
@@ -23,6 +24,18 @@ EMBER_INLINE Out convert(Value value) {
 template <class T>
 EMBER_INLINE compute_t<T> load(const char* pointer) {
   return static_cast<compute_t<T>>(*reinterpret_cast<const T*>(pointer));
+}
+
+// The smallest and largest values of Acc: where max and min reductions start.
+template <class Acc>
+EMBER_INLINE constexpr Acc lowest_value() {
+  if constexpr (std::is_floating_point_v<Acc>) return -std::numeric_limits<Acc>::infinity();
+  else return std::numeric_limits<Acc>::lowest();
+}
+template <class Acc>
+EMBER_INLINE constexpr Acc highest_value() {
+  if constexpr (std::is_floating_point_v<Acc>) return std::numeric_limits<Acc>::infinity();
+  else return std::numeric_limits<Acc>::max();
 }
 
 // fill's functor.
