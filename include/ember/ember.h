@@ -1,3 +1,4 @@
 #pragma once
 // The umbrella header: #include <ember/ember.h> and link ember::ember.
+#include "ember/autograd/autograd.h"
 #include "ember/tensor/ops.h"

@@ -123,7 +123,9 @@ DimVector infer_sizes(IntArrayRef sizes, int64_t numel, const char* op) {
 }
 
 Tensor restride(const Tensor& self, IntArrayRef sizes, IntArrayRef strides, int64_t offset) {
-  return make_tensor(self.storage(), sizes, strides, offset, self.dtype());
+  Tensor view = make_tensor(self.storage(), sizes, strides, offset, self.dtype());
+  view.impl().is_view = true;
+  return view;
 }
 
 }  // namespace

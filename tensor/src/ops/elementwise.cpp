@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/reduction.h"
 #include "ops/elementwise_support.h"
 
@@ -215,14 +216,87 @@ BinarySpec with_alpha(BinaryOp op, const char* name, const Scalar& alpha) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) { return binary(with_alpha(BinaryOp::Add, "add", alpha), a, b); }
-Tensor add(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Add, "add", {1.0, 0.0, true, false}}, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) { return binary(with_alpha(BinaryOp::Sub, "sub", alpha), a, b); }
-Tensor sub(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Sub, "sub", {1.0, 0.0, true, false}}, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Mul, "mul"}, a, b); }
-Tensor mul(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Mul, "mul"}, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Div, "div"}, a, b); }
-Tensor div(const Tensor& a, const Scalar& b) { return binary({BinaryOp::Div, "div"}, a, b); }
+using autograd::SavedTensor;
+using autograd::TensorList;
+
+// a + alpha * b, and a - alpha * b: the gradient passes through, scaled by alpha for b.
+Tensor add(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  Tensor result = binary(with_alpha(BinaryOp::Add, "add", alpha), a, b);
+  if (autograd::requires_grad_any({&a, &b})) {
+    autograd::record_backward("AddBackward0", result, {&a, &b}, [alpha = alpha.to_double()](const Tensor& grad) {
+      return TensorList{grad, alpha == 1.0 ? grad : grad * alpha};
+    });
+  }
+  return result;
+}
+Tensor add(const Tensor& a, const Scalar& b) {
+  Tensor result = binary({BinaryOp::Add, "add", {1.0, 0.0, true, false}}, a, b);
+  if (autograd::requires_grad_any({&a})) {
+    autograd::record_backward("AddBackward1", result, {&a}, [](const Tensor& grad) { return TensorList{grad}; });
+  }
+  return result;
+}
+Tensor sub(const Tensor& a, const Tensor& b, const Scalar& alpha) {
+  Tensor result = binary(with_alpha(BinaryOp::Sub, "sub", alpha), a, b);
+  if (autograd::requires_grad_any({&a, &b})) {
+    autograd::record_backward("SubBackward0", result, {&a, &b}, [alpha = alpha.to_double()](const Tensor& grad) {
+      return TensorList{grad, grad * -alpha};
+    });
+  }
+  return result;
+}
+Tensor sub(const Tensor& a, const Scalar& b) {
+  Tensor result = binary({BinaryOp::Sub, "sub", {1.0, 0.0, true, false}}, a, b);
+  if (autograd::requires_grad_any({&a})) {
+    autograd::record_backward("SubBackward1", result, {&a}, [](const Tensor& grad) { return TensorList{grad}; });
+  }
+  return result;
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor result = binary({BinaryOp::Mul, "mul"}, a, b);
+  if (autograd::requires_grad_any({&a, &b})) {
+    // Each factor is saved only when the other one needs its gradient.
+    autograd::record_backward("MulBackward0", result, {&a, &b},
+                              [a_saved = b.requires_grad() ? SavedTensor(a) : SavedTensor(),
+                               b_saved = a.requires_grad() ? SavedTensor(b) : SavedTensor()](const Tensor& grad) {
+                                return TensorList{
+                                    b_saved.defined() ? grad * b_saved.unpack("MulBackward0") : Tensor(),
+                                    a_saved.defined() ? grad * a_saved.unpack("MulBackward0") : Tensor()};
+                              });
+  }
+  return result;
+}
+Tensor mul(const Tensor& a, const Scalar& b) {
+  Tensor result = binary({BinaryOp::Mul, "mul"}, a, b);
+  if (autograd::requires_grad_any({&a})) {
+    autograd::record_backward("MulBackward1", result, {&a}, [b](const Tensor& grad) { return TensorList{grad * b}; });
+  }
+  return result;
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor result = binary({BinaryOp::Div, "div"}, a, b);
+  if (autograd::requires_grad_any({&a, &b})) {
+    // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -result/b.
+    autograd::record_backward(
+        "DivBackward0", result, {&a, &b},
+        [b_saved = SavedTensor(b), result_saved = b.requires_grad() ? SavedTensor(result) : SavedTensor(),
+         a_needs = a.requires_grad()](const Tensor& grad) {
+          const Tensor divisor = b_saved.unpack("DivBackward0");
+          const Tensor grad_a = a_needs ? grad / divisor : Tensor();
+          const Tensor grad_b =
+              result_saved.defined() ? -(grad * result_saved.unpack("DivBackward0")) / divisor : Tensor();
+          return TensorList{grad_a, grad_b};
+        });
+  }
+  return result;
+}
+Tensor div(const Tensor& a, const Scalar& b) {
+  Tensor result = binary({BinaryOp::Div, "div"}, a, b);
+  if (autograd::requires_grad_any({&a})) {
+    autograd::record_backward("DivBackward1", result, {&a}, [b](const Tensor& grad) { return TensorList{grad / b}; });
+  }
+  return result;
+}
 Tensor maximum(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Maximum, "maximum"}, a, b); }
 Tensor minimum(const Tensor& a, const Tensor& b) { return binary({BinaryOp::Minimum, "minimum"}, a, b); }
 
@@ -287,7 +361,15 @@ Tensor sign(const Tensor& input) { return unary(UnaryOp::Sign, input, "sign"); }
 Tensor square(const Tensor& input) {
   return unary(UnaryOp::Square, input, "square", {}, nullptr, input.dtype() == kBool ? std::optional(kInt64) : std::nullopt);
 }
-Tensor relu(const Tensor& input) { return unary(UnaryOp::Relu, input, "relu"); }
+Tensor relu(const Tensor& input) {
+  Tensor result = unary(UnaryOp::Relu, input, "relu");
+  if (autograd::requires_grad_any({&input})) {
+    autograd::record_backward("ReluBackward0", result, {&input}, [result_saved = SavedTensor(result)](const Tensor& grad) {
+      return TensorList{where(gt(result_saved.unpack("ReluBackward0"), 0), grad, 0)};
+    });
+  }
+  return result;
+}
 Tensor exp(const Tensor& input) { return unary(UnaryOp::Exp, input, "exp"); }
 Tensor log(const Tensor& input) { return unary(UnaryOp::Log, input, "log"); }
 Tensor log1p(const Tensor& input) { return unary(UnaryOp::Log1p, input, "log1p"); }

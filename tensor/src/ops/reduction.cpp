@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "kernels/backend.h"
@@ -70,6 +71,11 @@ void check_nonempty(const Tensor& input, const Reduction& reduction, const char*
 
 Tensor shaped(const Tensor& kept, const Reduction& reduction, bool keepdim) {
   return keepdim ? kept : kept.view(reduction.result_shape);
+}
+
+// A reduction's gradient, viewed with the reduced dims back at size 1 so it broadcasts.
+Tensor restore_reduced_dims(const Tensor& grad, const Reduction& reduction, bool keepdim) {
+  return keepdim ? grad : grad.reshape(reduction.kept_shape);
 }
 
 // Runs the backend reduction over `input`, already in the result's dtype.
@@ -149,7 +155,14 @@ Tensor variance(const Tensor& input, IntArrayRef dims, bool unbiased, bool keepd
 }  // namespace
 
 Tensor sum(const Tensor& input, IntArrayRef dims, bool keepdim) {
-  return sum_like(ReduceOp::Sum, input, dims, keepdim, "sum");
+  Tensor result = sum_like(ReduceOp::Sum, input, dims, keepdim, "sum");
+  if (autograd::requires_grad_any({&input})) {
+    autograd::record_backward("SumBackward0", result, {&input},
+                              [sizes = input.shape(), reduced = describe(input, dims, "sum"), keepdim](const Tensor& grad) {
+                                return autograd::TensorList{restore_reduced_dims(grad, reduced, keepdim).expand(sizes)};
+                              });
+  }
+  return result;
 }
 
 Tensor prod(const Tensor& input, IntArrayRef dims, bool keepdim) {

@@ -1,10 +1,12 @@
 #pragma once
 // Tensor: a cheap handle onto shared storage, viewed through sizes, strides and an offset.
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -18,8 +20,30 @@
 namespace ember {
 
 class Generator;
+class Tensor;
+
+namespace autograd {
+struct AutogradMeta;
+struct HookList;
+class Node;
+}  // namespace autograd
+
+// Removes a hook registered on a tensor. Dropping the handle keeps the hook, as in PyTorch.
+class HookHandle {
+ public:
+  HookHandle() = default;
+  HookHandle(std::weak_ptr<autograd::HookList> list, uint64_t id) : list_(std::move(list)), id_(id) {}
+  void remove();
+
+ private:
+  std::weak_ptr<autograd::HookList> list_;
+  uint64_t id_ = 0;
+};
 
 struct TensorImpl {
+  TensorImpl();
+  ~TensorImpl();
+
   Storage storage;
   DimVector sizes;
   DimVector strides;  // in elements
@@ -30,6 +54,13 @@ struct TensorImpl {
   // Set on 0-dim tensors made from a C++ number (`x + 2`): they promote like PyTorch's
   // wrapped numbers, by category only.
   bool is_wrapped_number = false;
+  // Set on tensors that view another's storage through a view op, so that an in-place op that
+  // autograd would have to record through the view is refused rather than silently wrong.
+  bool is_view = false;
+  // Present only on tensors that take part in autograd.
+  std::unique_ptr<autograd::AutogradMeta> autograd;
+
+  autograd::AutogradMeta& autograd_meta();  // creates it on first use
 
   // Recomputes numel and is_contiguous after sizes or strides change.
   void refresh_metadata();
@@ -157,6 +188,41 @@ class Tensor {
   Tensor& bernoulli_(double p = 0.5, Generator* generator = nullptr);
   // Marks an in-place write for autograd's version check.
   void bump_version() const { storage()->version.fetch_add(1, std::memory_order_relaxed); }
+
+  // ---- autograd (the engine is in autograd/; see ember/autograd/autograd.h) ----
+  bool requires_grad() const;
+  // Makes a floating-point leaf record operations on it, or stop doing so.
+  Tensor& requires_grad_(bool requires_grad = true);
+  // A tensor is a leaf unless an op that recorded a gradient made it.
+  bool is_leaf() const;
+  // The gradient accumulated by backward(); undefined until the first one reaches this tensor.
+  const Tensor& grad() const;
+  Tensor& mutable_grad() const;
+  // The node that made this tensor, or null for leaves; grad_fn()->name() is e.g. "MulBackward0".
+  std::shared_ptr<autograd::Node> grad_fn() const;
+  // Shares the data, without history and without requiring grad.
+  Tensor detach() const;
+  // Makes a non-leaf keep its .grad() during backward.
+  void retain_grad() const;
+  bool retains_grad() const;
+  // Storage version: bumped by every in-place write.
+  uint64_t version() const { return storage()->version.load(std::memory_order_relaxed); }
+  // Backpropagates from this tensor; without `gradient` it must hold one element.
+  void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
+  // Sees, and may replace (by returning a defined tensor), the gradient flowing into this tensor.
+  template <class Hook> HookHandle register_hook(Hook&& hook) const {
+    if constexpr (std::is_void_v<std::invoke_result_t<Hook&, const Tensor&>>) {
+      return register_grad_hook([hook = std::forward<Hook>(hook)](const Tensor& grad) mutable {
+        hook(grad);
+        return Tensor();
+      });
+    } else {
+      return register_grad_hook(std::forward<Hook>(hook));
+    }
+  }
+  HookHandle register_grad_hook(std::function<Tensor(const Tensor&)> hook) const;
+  // On a leaf that requires grad: runs once its .grad() is complete for the current backward.
+  HookHandle register_post_accumulate_grad_hook(std::function<void(const Tensor&)> hook) const;
 
   // ---- method forms of the free functions in ops.h ----
   Tensor add(const Tensor& other, const Scalar& alpha = 1) const;

@@ -1,0 +1,1 @@
+// placeholder until nn/ lands (removed before commit)
