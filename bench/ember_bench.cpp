@@ -116,6 +116,44 @@ void ember_small_add(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(a + b);
 }
 
+// One SGD-with-momentum training step on a fixed batch: the loop of the PyTorch seeds' examples.
+void train_steps(benchmark::State& state, nn::Sequential model, const Tensor& inputs, double flops) {
+  const Tensor labels = randint(0, 10, {inputs.size(0)});
+  optim::SGD optimizer(model->parameters(), optim::SGDOptions(0.01).momentum(0.9));
+  auto step = [&] {
+    optimizer.zero_grad();
+    Tensor loss = nn::functional::cross_entropy(model->forward(inputs), labels);
+    loss.backward();
+    optimizer.step();
+  };
+  if (!runs(state, step)) return;
+  for (auto _ : state) step();
+  state.counters["work"] = flops;
+}
+
+void ember_mlp_step(benchmark::State& state, int threads) {
+  set_num_threads(threads);
+  manual_seed(0);
+  nn::Sequential model(nn::Linear(kMlpSizes[0], kMlpSizes[1]), nn::ReLU(), nn::Linear(kMlpSizes[1], kMlpSizes[2]),
+                       nn::ReLU(), nn::Linear(kMlpSizes[2], kMlpSizes[3]));
+  train_steps(state, model, rand({kMlpBatch, kMlpSizes[0]}), kMlpStepFlops);
+}
+
+void ember_cnn_step(benchmark::State& state, int threads) {
+  set_num_threads(threads);
+  manual_seed(0);
+  nn::Sequential model(nn::Conv2d(nn::Conv2dOptions(1, 32, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(nn::Conv2dOptions(32, 64, 5).padding(2)), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Flatten(), nn::Linear(3136, 1024), nn::ReLU(), nn::Linear(1024, 10));
+  train_steps(state, model, rand({kCnnBatch, 1, 28, 28}), kCnnStepFlops);
+}
+
+void ember_autograd_4op(benchmark::State& state) {
+  set_num_threads(1);
+  const Tensor x = rand({kSmallSide, kSmallSide}).requires_grad_();
+  for (auto _ : state) ((x * 2 + 1).relu()).sum().backward();
+}
+
 // Parallel work is timed on the wall clock: CPU time would count only the calling thread.
 template <class Function, class... Args>
 void add(const std::string& name, Function function, Args... args) {
@@ -134,6 +172,12 @@ void register_all() {
   add("openmp/add_loop", add_loop);
   add("ember/softmax", ember_softmax);
   add("ember/small_add", ember_small_add);
+  for (int threads : {1, kThreads}) {
+    const std::string suffix = "/threads:" + std::to_string(threads);
+    add("ember/mlp_step" + suffix, ember_mlp_step, threads);
+    add("ember/cnn_step" + suffix, ember_cnn_step, threads);
+  }
+  add("ember/autograd_4op", ember_autograd_4op);
 }
 
 }  // namespace

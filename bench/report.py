@@ -14,6 +14,7 @@ import re
 import subprocess
 
 TIME_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+SCALE = {"ns": 1e9, "us": 1e6, "ms": 1e3}
 
 # (row, unit, Ember benchmark, reference benchmark, reference name, goal as text, goal test on the ratio)
 ROWS = [
@@ -41,6 +42,52 @@ ROWS = [
      "libtorch a + b", "<= 0.50", lambda ratio: ratio <= 0.5),
 ]
 
+# The training-step rows (issue 3). A reference "best:A|B" is the fastest run whose name starts
+# with A or B (PyTorch in each of its thread settings); "limit:STEP:SGEMM" is STEP's flops at
+# the sgemm rate measured in the same run.
+for model, title in (("mlp", "MLP 784-1024-1024-10 step, batch 128"), ("cnn", "CNN step, batch 64")):
+    for threads in (1, 2):
+        name = f"{title}, {threads} thread{'s' if threads > 1 else ''}"
+        step = f"ember/{model}_step/threads:{threads}"
+        ROWS.append((name, "ms", step, f"limit:{step}:cblas/sgemm/threads:{threads}",
+                     "compute limit: flops / sgemm rate", "<= 1.10" if threads == 1 else None,
+                     (lambda ratio: ratio <= 1.10) if threads == 1 else None))
+        ROWS.append((name, "ms", step, f"best:libtorch/{model}_step/threads:{threads}/",
+                     "libtorch 1.13 (fastest thread setting)", "<= 1.00", lambda ratio: ratio <= 1.0))
+        ROWS.append((name, "ms", step, f"best:pytorch/{model}_step/threads:{threads}/",
+                     "PyTorch 1.13 from Python (fastest thread setting)", "<= 1.00", lambda ratio: ratio <= 1.0))
+        if threads == 2:
+            ROWS.append((name, "ms", step,
+                         f"best:libtorch/{model}_step/threads:2/|pytorch/{model}_step/threads:2/",
+                         "PyTorch's best (libtorch or Python)", "<= 0.80", lambda ratio: ratio <= 0.8))
+ROWS += [
+    ("autograd: ((x*2+1).relu()).sum().backward(), 4x4", "us", "ember/autograd_4op", "libtorch/autograd_4op",
+     "libtorch", "<= 5 us", None),
+    ("autograd: ((x*2+1).relu()).sum().backward(), 4x4", "us", "ember/autograd_4op",
+     "best:pytorch/autograd_4op/threads:1/", "PyTorch from Python", "<= 5 us", None),
+]
+ABSOLUTE_GOALS = {"ember/autograd_4op": lambda microseconds: microseconds <= 5.0}
+
+
+def resolve(results, key):
+    """The result a reference key names, and the name of the run chosen for it."""
+    if key.startswith("best:"):
+        prefixes = key[len("best:"):].split("|")
+        candidates = [(name, result) for name, result in results.items()
+                      if any(name.startswith(prefix) for prefix in prefixes) and "error" not in result]
+        if not candidates:
+            return None, None
+        name, result = min(candidates, key=lambda item: item[1]["seconds"])
+        return result, name
+    if key.startswith("limit:"):
+        step_key, sgemm_key = key[len("limit:"):].split(":cblas")
+        step, sgemm = results.get(step_key), results.get("cblas" + sgemm_key)
+        if not step or not sgemm or "error" in step or "error" in sgemm or not step.get("work"):
+            return None, None
+        rate = sgemm["work"] / sgemm["seconds"]
+        return {"seconds": step["work"] / rate, "work": step["work"]}, f"{rate / 1e9:.0f} GFLOP/s sgemm"
+    return results.get(key), key
+
 
 def load(path):
     """Best time per benchmark, its work counter, errors, and the run's context."""
@@ -61,8 +108,8 @@ def load(path):
 
 
 def value(result, unit):
-    if unit == "ns":
-        return result["seconds"] * 1e9
+    if unit in SCALE:
+        return result["seconds"] * SCALE[unit]
     return result["work"] / result["seconds"] / 1e9  # GFLOP/s or GB/s
 
 
@@ -97,6 +144,7 @@ def main():
     parser.add_argument("--ember", required=True)
     parser.add_argument("--libtorch")
     parser.add_argument("--libtorch-skipped", default="libtorch_bench was not run")
+    parser.add_argument("--pytorch", help="JSON from bench/pytorch_bench.py")
     parser.add_argument("--jsonl", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--doc")
@@ -106,11 +154,22 @@ def main():
     if args.libtorch:
         torch_results, _ = load(args.libtorch)
         results.update(torch_results)
+    if args.pytorch:
+        python_results, _ = load(args.pytorch)
+        results.update(python_results)
 
     table, skipped, json_rows = [], [], []
     for name, unit, ember_key, reference_key, reference_name, goal, meets in ROWS:
-        ember, reference = results.get(ember_key), results.get(reference_key)
-        if reference is None and reference_key.startswith("libtorch/"):
+        ember = results.get(ember_key)
+        reference, chosen = resolve(results, reference_key)
+        if chosen and chosen != reference_key and not reference_key.startswith("limit:"):
+            reference_name = f"{reference_name}: {chosen.split('/', 1)[1]}"
+        elif chosen and reference_key.startswith("limit:"):
+            reference_name = f"{reference_name} ({chosen})"
+        if reference is None and "pytorch/" in reference_key and "libtorch/" not in reference_key:
+            skipped.append(f"{name} vs {reference_name}: bench/pytorch_bench.py did not run (python3-torch missing?)")
+            continue
+        if reference is None and "libtorch/" in reference_key:
             skipped.append(f"{name} vs {reference_name}: {args.libtorch_skipped}")
             continue
         missing = [(key, result) for key, result in ((ember_key, ember), (reference_key, reference))
@@ -123,6 +182,8 @@ def main():
         ember_value, reference_value = value(ember, unit), value(reference, unit)
         ratio = ember_value / reference_value
         status = "" if meets is None else ("met" if meets(ratio) else "MISSED")
+        if ember_key in ABSOLUTE_GOALS:
+            status = "met" if ABSOLUTE_GOALS[ember_key](ember_value) else "MISSED"
         table.append([name, unit, format_number(ember_value), reference_name, format_number(reference_value),
                       f"{ratio:.2f}", goal or "", status])
         json_rows.append({"name": name, "unit": unit, "ember": round(ember_value, 4),

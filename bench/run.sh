@@ -2,7 +2,7 @@
 # Ember's benchmarks, run by `./ember bench`: configures a Release build with benchmarks in
 # build/bench, builds it, runs Ember's benchmarks and libtorch's beside them, prints the table,
 # writes bench/results/latest.jsonl (one JSON object per row) and refreshes the table in
-# docs/performance.md. Takes about a minute after the build.
+# docs/performance.md. Takes a few minutes after the build.
 #   EMBER_BENCH_BUILD_DIR   build directory (default build/bench)
 #   EMBER_BENCH_REPETITIONS repetitions per benchmark, the fastest counts (default 6)
 set -euo pipefail
@@ -47,6 +47,17 @@ else
   reason="libtorch-dev is not installed (no TorchConfig.cmake found), so libtorch_bench was not built"
   echo "bench: skipping the libtorch rows: $reason"
   report+=(--libtorch-skipped "$reason")
+fi
+
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  echo "bench: running bench/pytorch_bench.py (PyTorch from Python, each thread setting in its own process)"
+  if /usr/bin/python3 bench/pytorch_bench.py --out "$results/pytorch.json" 2>"$results/pytorch.log"; then
+    report+=(--pytorch "$results/pytorch.json")
+  else
+    echo "bench: pytorch_bench.py failed; its rows are skipped (see $results/pytorch.log)"
+  fi
+else
+  echo "bench: python3-torch is not installed; the PyTorch-from-Python rows are skipped"
 fi
 
 python3 bench/report.py "${report[@]}" --jsonl "$results/latest.jsonl" --markdown "$results/latest.md" \

@@ -5,6 +5,7 @@
 // all-reduce with the rest of backward from there). No recursion anywhere: a chain of 100,000
 // ops needs no stack.
 #include <algorithm>
+#include <deque>
 #include <queue>
 #include <unordered_map>
 
@@ -20,6 +21,7 @@ struct NodeState {
   int64_t dependencies = 0;
   Tensor buffer;
   bool queued = false;
+  bool discovered = false;
   bool leads_to_capture = true;  // grad(): false when no captured node lies below this one
   int64_t capture_index = -1;    // grad(): where the gradient arriving here is returned
 };
@@ -46,6 +48,35 @@ void accumulate(Tensor& buffer, Tensor grad) {
   // Out of place: an op may hand the same tensor to several inputs (add's backward does).
   buffer = buffer.defined() ? add(buffer, grad) : std::move(grad);
 }
+
+// Per-node state of one backward call. Small graphs (the common case for per-step overhead) are
+// searched linearly; larger ones get a hash index.
+class NodeStates {
+ public:
+  NodeState& operator[](Node* node) {
+    if (index_.empty()) {
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (nodes_[i] == node) return states_[i];
+      }
+    } else if (const auto found = index_.find(node); found != index_.end()) {
+      return states_[found->second];
+    }
+    nodes_.push_back(node);
+    states_.emplace_back();
+    if (!index_.empty()) {
+      index_.emplace(node, nodes_.size() - 1);
+    } else if (nodes_.size() > kLinearLimit) {
+      for (size_t i = 0; i < nodes_.size(); ++i) index_.emplace(nodes_[i], i);
+    }
+    return states_.back();
+  }
+
+ private:
+  static constexpr size_t kLinearLimit = 24;
+  std::vector<Node*> nodes_;
+  std::deque<NodeState> states_;  // stable addresses while growing
+  std::unordered_map<Node*, size_t> index_;
+};
 
 class GraphTask {
  public:
@@ -83,11 +114,11 @@ class GraphTask {
   using State = NodeState;
 
   void count_dependencies() {
-    std::unordered_map<Node*, bool> seen;
     std::vector<Node*> stack;
     for (Node* root : roots_) {
-      if (seen[root]) continue;
-      seen[root] = true;
+      bool& discovered = states_[root].discovered;
+      if (discovered) continue;
+      discovered = true;
       visited_.push_back(root);
       stack.push_back(root);
     }
@@ -97,9 +128,10 @@ class GraphTask {
       for (const Edge& edge : node->next_edges()) {
         Node* child = edge.node.get();
         if (child == nullptr) continue;
-        ++states_[child].dependencies;
-        if (!seen[child]) {
-          seen[child] = true;
+        State& state = states_[child];
+        ++state.dependencies;
+        if (!state.discovered) {
+          state.discovered = true;
           visited_.push_back(child);
           stack.push_back(child);
         }
@@ -178,7 +210,7 @@ class GraphTask {
   bool retain_graph_;
   std::vector<Node*> roots_;
   std::vector<Node*> visited_;
-  std::unordered_map<Node*, State> states_;
+  NodeStates states_;
   std::vector<Tensor> captured_;
 };
 

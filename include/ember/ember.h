@@ -1,4 +1,5 @@
 #pragma once
 // The umbrella header: #include <ember/ember.h> and link ember::ember.
 #include "ember/autograd/autograd.h"
+#include "ember/nn/nn.h"
 #include "ember/tensor/ops.h"

@@ -90,7 +90,8 @@ TensorList AccumulateGrad::apply(const Tensor& grad_output) {
     // accumulation never writes into another tensor's memory.
     const TensorImpl& incoming = grad_output.impl();
     const bool exclusive = grad_output.impl_ptr().use_count() == 1 && incoming.storage.use_count() == 1 &&
-                           incoming.is_contiguous && !incoming.is_view && incoming.storage_offset == 0 &&
+                           incoming.is_contiguous && incoming.storage_offset == 0 &&
+                           incoming.storage->nbytes == static_cast<size_t>(grad_output.nbytes()) &&
                            !incoming.autograd;
     meta.grad = exclusive ? grad_output : grad_output.clone();
   } else {
@@ -215,6 +216,19 @@ Tensor Tensor::detach() const {
   result.impl().is_wrapped_number = impl().is_wrapped_number;
   result.impl().is_view = true;
   return result;
+}
+
+void Tensor::set_data(const Tensor& other) const {
+  EMBER_CHECK(other.defined(), "set_data: the new data is an undefined tensor");
+  TensorImpl& target = impl();
+  const TensorImpl& source = other.impl();
+  target.storage = source.storage;
+  target.sizes = source.sizes;
+  target.strides = source.strides;
+  target.storage_offset = source.storage_offset;
+  target.dtype = source.dtype;
+  target.is_view = source.is_view;
+  target.refresh_metadata();
 }
 
 bool Tensor::retains_grad() const {

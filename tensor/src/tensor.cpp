@@ -1,16 +1,19 @@
 // Tensor metadata, views and conversions. Views never copy; they build a new TensorImpl over the
-// same storage.
+// same storage. Each view or copy records its gradient next to it: a view's maps the output's
+// gradient back onto the input's shape.
 #include "ember/tensor/tensor.h"
 
 #include <algorithm>
 #include <numeric>
 #include <optional>
 
+#include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "ember/tensor/indexing.h"
 #include "kernels/backend.h"
 #include "kernels/device_copy.h"
+#include "ops/elementwise_support.h"
 
 namespace ember {
 
@@ -128,6 +131,32 @@ Tensor restride(const Tensor& self, IntArrayRef sizes, IntArrayRef strides, int6
   return view;
 }
 
+using autograd::TensorList;
+
+// Records the node of a view or copy of `self`: backward(grad) is self's gradient.
+template <class Backward>
+Tensor with_grad(const char* node_name, Tensor result, const Tensor& self, Backward backward) {
+  if (autograd::requires_grad_any({&self})) {
+    autograd::record_backward(node_name, result, {&self}, [backward = std::move(backward)](const Tensor& grad) {
+      return TensorList{backward(grad)};
+    });
+  }
+  return result;
+}
+
+Tensor pass_gradient(const Tensor& grad) { return grad; }
+
+// The gradient of a slice or select: zeros of the input's shape with the output's gradient
+// written where the view was taken from (`place` makes the same view of the zeros).
+template <class Place>
+auto scatter_into_zeros(DimVector input_sizes, Place place) {
+  return [input_sizes = std::move(input_sizes), place](const Tensor& grad) {
+    Tensor result = zeros(input_sizes, grad.options());
+    ops::copy_values(place(result), grad);
+    return result;
+  };
+}
+
 }  // namespace
 
 int64_t Tensor::size(int64_t dim) const {
@@ -149,13 +178,16 @@ Tensor Tensor::view(IntArrayRef sizes) const {
               "view: shape {} is not compatible with input of shape {} and strides {} (a dimension spans two "
               "non-contiguous chunks); use reshape instead",
               ember::to_string(inferred), ember::to_string(this->sizes()), ember::to_string(this->strides()));
-  return restride(*this, inferred, *strides, storage_offset());
+  return with_grad("ViewBackward0", restride(*this, inferred, *strides, storage_offset()), *this,
+                   [input_sizes = shape()](const Tensor& grad) { return grad.reshape(input_sizes); });
 }
 
+// A view when the strides allow; otherwise a copy (CloneBackward0) viewed (ViewBackward0).
 Tensor Tensor::reshape(IntArrayRef sizes) const {
   const DimVector inferred = infer_sizes(sizes, numel(), "reshape");
   if (const auto strides = view_strides(this->sizes(), this->strides(), inferred)) {
-    return restride(*this, inferred, *strides, storage_offset());
+    return with_grad("ReshapeAliasBackward0", restride(*this, inferred, *strides, storage_offset()), *this,
+                     [input_sizes = shape()](const Tensor& grad) { return grad.reshape(input_sizes); });
   }
   return contiguous().view(inferred);
 }
@@ -164,7 +196,7 @@ Tensor Tensor::permute(IntArrayRef dims) const {
   const int64_t ndim = dim();
   EMBER_CHECK(static_cast<int64_t>(dims.size()) == ndim, "permute: {} dims given for a tensor of {} dims ({})",
               dims.size(), ndim, ember::to_string(dims));
-  DimVector sizes(ndim), strides(ndim);
+  DimVector sizes(ndim), strides(ndim), inverse(ndim);
   std::vector<bool> seen(ndim, false);
   for (int64_t i = 0; i < ndim; ++i) {
     const int64_t source = wrap_dim(dims[i], ndim, "permute");
@@ -172,8 +204,10 @@ Tensor Tensor::permute(IntArrayRef dims) const {
     seen[source] = true;
     sizes[i] = this->sizes()[source];
     strides[i] = this->strides()[source];
+    inverse[source] = i;
   }
-  return restride(*this, sizes, strides, storage_offset());
+  return with_grad("PermuteBackward0", restride(*this, sizes, strides, storage_offset()), *this,
+                   [inverse = std::move(inverse)](const Tensor& grad) { return grad.permute(inverse); });
 }
 
 Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
@@ -184,12 +218,15 @@ Tensor Tensor::transpose(int64_t dim0, int64_t dim1) const {
   DimVector sizes = impl().sizes, strides = impl().strides;
   std::swap(sizes[dim0], sizes[dim1]);
   std::swap(strides[dim0], strides[dim1]);
-  return restride(*this, sizes, strides, storage_offset());
+  return with_grad("TransposeBackward0", restride(*this, sizes, strides, storage_offset()), *this,
+                   [dim0, dim1](const Tensor& grad) { return grad.transpose(dim0, dim1); });
 }
 
 Tensor Tensor::t() const {
   EMBER_CHECK(dim() <= 2, "t: expects a tensor with <= 2 dims, got shape {}", ember::to_string(sizes()));
-  return dim() < 2 ? *this : transpose(0, 1);
+  if (dim() < 2) return *this;
+  return with_grad("TBackward0", restride(*this, {size(1), size(0)}, {stride(1), stride(0)}, storage_offset()), *this,
+                   [](const Tensor& grad) { return grad.t(); });
 }
 
 Tensor Tensor::expand(IntArrayRef sizes) const {
@@ -215,7 +252,9 @@ Tensor Tensor::expand(IntArrayRef sizes) const {
     new_sizes[i] = wanted;
     new_strides[i] = current == wanted ? this->strides()[source] : 0;
   }
-  return restride(*this, new_sizes, new_strides, storage_offset());
+  // The engine sums a gradient of the expanded shape down to the input's (autograd::sum_to).
+  return with_grad("ExpandBackward0", restride(*this, new_sizes, new_strides, storage_offset()), *this,
+                   pass_gradient);
 }
 
 Tensor Tensor::squeeze() const {
@@ -225,16 +264,19 @@ Tensor Tensor::squeeze() const {
     sizes.push_back(this->sizes()[i]);
     strides.push_back(this->strides()[i]);
   }
-  return restride(*this, sizes, strides, storage_offset());
+  return with_grad("SqueezeBackward0", restride(*this, sizes, strides, storage_offset()), *this,
+                   [input_sizes = shape()](const Tensor& grad) { return grad.reshape(input_sizes); });
 }
 
 Tensor Tensor::squeeze(int64_t dim) const {
   dim = wrap_dim(dim, this->dim(), "squeeze");
-  if (this->dim() == 0 || sizes()[dim] != 1) return restride(*this, sizes(), strides(), storage_offset());
   DimVector sizes = impl().sizes, strides = impl().strides;
-  sizes.erase(sizes.begin() + dim);
-  strides.erase(strides.begin() + dim);
-  return restride(*this, sizes, strides, storage_offset());
+  if (this->dim() > 0 && sizes[dim] == 1) {
+    sizes.erase(sizes.begin() + dim);
+    strides.erase(strides.begin() + dim);
+  }
+  return with_grad("SqueezeBackward1", restride(*this, sizes, strides, storage_offset()), *this,
+                   [input_sizes = shape()](const Tensor& grad) { return grad.reshape(input_sizes); });
 }
 
 Tensor Tensor::unsqueeze(int64_t dim) const {
@@ -243,7 +285,8 @@ Tensor Tensor::unsqueeze(int64_t dim) const {
   const int64_t stride = dim < this->dim() ? sizes[dim] * strides[dim] : 1;
   sizes.insert(sizes.begin() + dim, 1);
   strides.insert(strides.begin() + dim, stride);
-  return restride(*this, sizes, strides, storage_offset());
+  return with_grad("UnsqueezeBackward0", restride(*this, sizes, strides, storage_offset()), *this,
+                   [dim](const Tensor& grad) { return grad.squeeze(dim); });
 }
 
 Tensor Tensor::narrow(int64_t dim, int64_t start, int64_t length) const {
@@ -274,7 +317,10 @@ Tensor Tensor::slice(int64_t dim, std::optional<int64_t> start, std::optional<in
   DimVector sizes = impl().sizes, strides = impl().strides;
   sizes[dim] = (last - first + step - 1) / step;
   strides[dim] *= step;
-  return restride(*this, sizes, strides, storage_offset() + first * this->strides()[dim]);
+  return with_grad("SliceBackward0", restride(*this, sizes, strides, storage_offset() + first * this->strides()[dim]),
+                   *this, scatter_into_zeros(shape(), [dim, first, last, step](const Tensor& zeros) {
+                     return zeros.slice(dim, first, last, step);
+                   }));
 }
 
 Tensor Tensor::select(int64_t dim, int64_t index) const {
@@ -288,7 +334,8 @@ Tensor Tensor::select(int64_t dim, int64_t index) const {
   const int64_t offset = storage_offset() + index * strides[dim];
   sizes.erase(sizes.begin() + dim);
   strides.erase(strides.begin() + dim);
-  return restride(*this, sizes, strides, offset);
+  return with_grad("SelectBackward0", restride(*this, sizes, strides, offset), *this,
+                   scatter_into_zeros(shape(), [dim, index](const Tensor& zeros) { return zeros.select(dim, index); }));
 }
 
 Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
@@ -313,6 +360,73 @@ Tensor Tensor::unflatten(int64_t dim, IntArrayRef sizes) const {
   return view(new_sizes);
 }
 
+namespace {
+
+// Where a tensor's elements sit in its storage (strides are never negative in Ember).
+struct Geometry {
+  DimVector sizes, strides;
+  int64_t offset = 0;
+
+  int64_t numel() const { return product(sizes); }
+  // The highest storage element reached; only for non-empty geometries.
+  int64_t last() const {
+    int64_t result = offset;
+    for (size_t d = 0; d < sizes.size(); ++d) result += (sizes[d] - 1) * strides[d];
+    return result;
+  }
+  // False only when every element certainly has its own location: with dims sorted by stride,
+  // each stride steps past everything the smaller dims reach (PyTorch's conservative test).
+  bool may_overlap() const {
+    std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size) of dims with size > 1
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      if (sizes[d] > 1) dims.emplace_back(strides[d], sizes[d]);
+    }
+    std::sort(dims.begin(), dims.end());
+    int64_t reach = 0;
+    for (const auto& [stride, size] : dims) {
+      if (stride <= reach) return true;
+      reach += (size - 1) * stride;
+    }
+    return false;
+  }
+  // Each element's storage index minus `base`, in row-major order: int64 of shape [numel].
+  Tensor storage_indices(int64_t base, Device device) const {
+    Tensor indices = full({}, offset - base, kInt64);
+    for (size_t d = 0; d < sizes.size(); ++d) {
+      DimVector shape(sizes.size(), 1);
+      shape[d] = sizes[d];
+      indices = indices + (arange(sizes[d], TensorOptions(kInt64)) * strides[d]).view(shape);
+    }
+    return indices.reshape({-1}).to(device);
+  }
+};
+
+// as_strided reads the input's storage, not its elements: the output's gradient goes into a
+// buffer standing for that storage (summed where output elements share a location), and the
+// input's gradient is read back out of it through the input's geometry (shared equally where
+// input elements share a location, as expand makes them).
+Tensor as_strided_backward(const Tensor& grad, const Geometry& input, const Geometry& output) {
+  if (input.numel() == 0 || output.numel() == 0) return zeros(input.sizes, grad.options());
+  const int64_t lowest = std::min(input.offset, output.offset);
+  const int64_t span = std::max(input.last(), output.last()) - lowest + 1;
+  Tensor storage_grad = zeros({span}, grad.options());
+  if (!output.may_overlap()) {
+    ops::copy_values(storage_grad.as_strided(output.sizes, output.strides, output.offset - lowest), grad);
+  } else {
+    storage_grad.index_add_(0, output.storage_indices(lowest, grad.device()), grad.reshape({-1}));
+  }
+  if (input.may_overlap()) {
+    const Tensor indices = input.storage_indices(lowest, grad.device());
+    Tensor counts = zeros({span}, grad.options());
+    counts.index_add_(0, indices, ones({indices.numel()}, grad.options()));
+    // Locations no input element reads divide by 0; they are never read below.
+    storage_grad = storage_grad / counts;
+  }
+  return storage_grad.as_strided(input.sizes, input.strides, input.offset - lowest);
+}
+
+}  // namespace
+
 Tensor Tensor::as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<int64_t> offset) const {
   EMBER_CHECK(sizes.size() == strides.size(), "as_strided: {} sizes but {} strides", sizes.size(), strides.size());
   const int64_t base = offset.value_or(storage_offset());
@@ -330,9 +444,13 @@ Tensor Tensor::as_strided(IntArrayRef sizes, IntArrayRef strides, std::optional<
   EMBER_CHECK(base >= 0 && last < capacity,
               "as_strided: sizes {} strides {} offset {} reach element {} of a storage of {} elements",
               ember::to_string(sizes), ember::to_string(strides), base, last, capacity);
-  return restride(*this, sizes, strides, base);
+  const Geometry input{shape(), this->strides().dims(), storage_offset()};
+  const Geometry output{sizes.dims(), strides.dims(), base};
+  return with_grad("AsStridedBackward0", restride(*this, sizes, strides, base), *this,
+                   [input, output](const Tensor& grad) { return as_strided_backward(grad, input, output); });
 }
 
+// A copy (CloneBackward0) when not contiguous.
 Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 std::vector<Tensor> Tensor::split(int64_t split_size, int64_t dim) const { return ember::split(*this, split_size, dim); }
@@ -347,24 +465,73 @@ std::vector<Tensor> Tensor::unbind(int64_t dim) const {
 
 // ---- copies and conversion ----
 
-Tensor Tensor::clone() const {
-  Tensor result = empty(sizes(), options());
-  result.copy_(*this);
+namespace ops {
+
+Tensor clone_values(const Tensor& tensor) {
+  Tensor result = empty(tensor.sizes(), tensor.options());
+  copy_values(result, tensor);
   return result;
 }
 
+Tensor convert(const Tensor& tensor, DType dtype) {
+  if (dtype == tensor.dtype()) return tensor;
+  Tensor result = empty(tensor.sizes(), tensor.options().dtype(dtype));
+  copy_values(result, tensor);
+  return result;
+}
+
+void copy_values(const Tensor& destination, const Tensor& source, bool non_blocking) {
+  EMBER_CHECK(source.defined(), "copy_: the source tensor is undefined");
+  const IntArrayRef sizes = destination.sizes();
+  const DimVector shape = broadcast_shapes(sizes, source.sizes(), "copy_");
+  EMBER_CHECK(IntArrayRef(shape) == sizes, "copy_: source of shape {} cannot be broadcast to destination shape {}",
+              ember::to_string(source.sizes()), ember::to_string(sizes));
+  for (int64_t d = 0; d < destination.dim(); ++d) {
+    EMBER_CHECK(sizes[d] <= 1 || destination.strides()[d] != 0,
+                "copy_: the destination (shape {}, strides {}) has elements that share memory; clone it first",
+                ember::to_string(sizes), ember::to_string(destination.strides()));
+  }
+  destination.bump_version();
+  if (destination.numel() == 0) return;
+  if (source.device() != destination.device()) {
+    // Cross-device: move the bytes as they are (contiguous, source dtype), then convert on the
+    // destination's side if anything else differs.
+    const Tensor dense_source = source.is_contiguous() ? source : clone_values(source);
+    const bool direct = destination.is_contiguous() && source.dtype() == destination.dtype() && source.sizes() == sizes;
+    const Tensor staging =
+        direct ? destination : empty(source.sizes(), dense_source.options().device(destination.device()));
+    kernels::copy_between_devices(staging, dense_source, non_blocking && direct);
+    if (!direct) copy_values(destination, staging);
+    return;
+  }
+  Tensor expanded = source.sizes() == sizes ? source : source.expand(sizes);
+  if (expanded.shares_storage_with(destination) &&
+      !(expanded.data_ptr() == destination.data_ptr() && expanded.strides() == destination.strides() &&
+        expanded.dtype() == destination.dtype())) {
+    expanded = clone_values(expanded);  // partial overlap: read everything before writing
+  }
+  const kernels::ElementwisePlan plan = kernels::make_elementwise_plan({&destination, &expanded});
+  kernels::backend(destination.device()).copy(plan);
+}
+
+}  // namespace ops
+
+Tensor Tensor::clone() const { return with_grad("CloneBackward0", ops::clone_values(*this), *this, pass_gradient); }
+
+// The engine converts the gradient back to the input's dtype and device. Integer and bool
+// results take no part in autograd.
 Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
-  Tensor result = empty(sizes(), options().dtype(dtype));
-  result.copy_(*this);
-  return result;
+  Tensor result = ops::convert(*this, dtype);
+  if (!ember::is_floating_point(dtype)) return result;
+  return with_grad("ToCopyBackward0", std::move(result), *this, pass_gradient);
 }
 
 Tensor Tensor::to(Device device, bool non_blocking) const {
   if (device == this->device()) return *this;
   Tensor result = empty(sizes(), options().device(device));
-  result.copy_(*this, non_blocking);
-  return result;
+  ops::copy_values(result, *this, non_blocking);
+  return with_grad("ToCopyBackward0", std::move(result), *this, pass_gradient);
 }
 
 Tensor Tensor::to(const TensorOptions& options) const { return to(options.dtype_value).to(options.device_value); }
@@ -376,45 +543,29 @@ Tensor Tensor::pin_memory() const {
   storage->nbytes = static_cast<size_t>(nbytes());
   storage->device = kCPU;
   Tensor result = make_tensor(std::move(storage), sizes(), contiguous_strides(sizes()), 0, dtype());
-  result.copy_(*this);
-  return result;
+  ops::copy_values(result, *this);
+  return with_grad("PinMemoryBackward0", std::move(result), *this, pass_gradient);
 }
 
+// The source gets the gradient (summed over any broadcast, converted back to its dtype and
+// device by the engine); the overwritten values get zero, as PyTorch's CopyBackwards.
 Tensor& Tensor::copy_(const Tensor& source, bool non_blocking) {
   EMBER_CHECK(source.defined(), "copy_: the source tensor is undefined");
-  const DimVector shape = broadcast_shapes(sizes(), source.sizes(), "copy_");
-  EMBER_CHECK(IntArrayRef(shape) == sizes(), "copy_: source of shape {} cannot be broadcast to destination shape {}",
-              ember::to_string(source.sizes()), ember::to_string(sizes()));
-  for (int64_t d = 0; d < dim(); ++d) {
-    EMBER_CHECK(sizes()[d] <= 1 || strides()[d] != 0,
-                "copy_: the destination (shape {}, strides {}) has elements that share memory; clone it first",
-                ember::to_string(sizes()), ember::to_string(strides()));
+  const bool record = ops::check_inplace(*this, {&source}, "copy_") && is_floating_point();
+  const bool destination_needs = record && requires_grad();
+  ops::copy_values(*this, source, non_blocking);
+  if (record) {
+    autograd::record_backward("CopyBackwards", *this, {this, &source}, [destination_needs](const Tensor& grad) {
+      return TensorList{destination_needs ? zeros_like(grad) : Tensor(), grad};
+    });
   }
-  bump_version();
-  if (numel() == 0) return *this;
-  if (source.device() != device()) {
-    // Cross-device: move the bytes as they are (contiguous, source dtype), then convert on the
-    // destination's side if anything else differs.
-    const Tensor dense_source = source.contiguous();
-    const bool direct = is_contiguous() && source.dtype() == dtype() && source.sizes() == sizes();
-    Tensor staging = direct ? *this : empty(source.sizes(), dense_source.options().device(device()));
-    kernels::copy_between_devices(staging, dense_source, non_blocking && direct);
-    if (!direct) copy_(staging);
-    return *this;
-  }
-  Tensor expanded = source.sizes() == sizes() ? source : source.expand(sizes());
-  if (expanded.shares_storage_with(*this) && !(expanded.data_ptr() == data_ptr() && expanded.strides() == strides() &&
-                                               expanded.dtype() == dtype())) {
-    expanded = expanded.clone();  // partial overlap: read everything before writing
-  }
-  const kernels::ElementwisePlan plan = kernels::make_elementwise_plan({this, &expanded});
-  kernels::backend(device()).copy(plan);
   return *this;
 }
 
 Scalar Tensor::item() const {
   EMBER_CHECK(numel() == 1, "item: a tensor with {} elements (shape {}) cannot be converted to a number", numel(),
               ember::to_string(sizes()));
+  autograd::NoGradGuard no_grad;
   const Tensor host = cpu();
   return visit_dtype(dtype(), [&]<class T>(TypeTag<T>) -> Scalar {
     const T value = *static_cast<const T*>(host.data_ptr());
@@ -426,6 +577,7 @@ Scalar Tensor::item() const {
 
 template <class T>
 std::vector<T> Tensor::to_vector() const {
+  autograd::NoGradGuard no_grad;
   const Tensor host = cpu().to(dtype_of_v<T>).contiguous();
   const T* data = static_cast<const T*>(host.data_ptr());
   return std::vector<T>(data, data + host.numel());

@@ -1,6 +1,7 @@
 #pragma once
 // The CPU implementation of the kernel primitives. Its methods are defined by family:
-// elementwise.cpp, random.cpp, reduce.cpp, softmax.cpp, blas.cpp, index.cpp.
+// elementwise.cpp, random.cpp, reduce.cpp, softmax.cpp, blas.cpp, index.cpp,
+// im2col.cpp, pooling.cpp.
 #include "kernels/backend.h"
 
 namespace ember::cpu {
@@ -24,6 +25,10 @@ class CpuBackend final : public kernels::Backend {
   void gather(const kernels::IndexArgs& args) override;
   void scatter_add(const kernels::IndexArgs& args) override;
   void index_add(const kernels::IndexArgs& args) override;
+  void im2col(const kernels::UnfoldArgs& args) override;
+  void col2im(const kernels::UnfoldArgs& args) override;
+  void pool2d(const kernels::PoolArgs& args) override;
+  void pool2d_backward(const kernels::PoolArgs& args) override;
 };
 
 }  // namespace ember::cpu

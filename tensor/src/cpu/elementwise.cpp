@@ -28,6 +28,21 @@ void CpuBackend::unary(kernels::UnaryOp op, const kernels::OpParams& params, con
 
 void CpuBackend::binary(kernels::BinaryOp op, const kernels::OpParams& params, const ElementwisePlan& plan) {
   visit_dtype(plan.dtypes[1], [&]<class T>(TypeTag<T>) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      // The backward passes that call exp, erf or tanh: SLEEF on dense runs, as for unary.
+      const vector_math::BinaryKernel<T> kernel = vector_math::find<T>(op);
+      constexpr int64_t item = sizeof(T);
+      const bool dense = plan.ndim == 1 && plan.byte_strides[0][0] == item && plan.byte_strides[1][0] == item &&
+                         plan.byte_strides[2][0] == item;
+      if (kernel != nullptr && dense) {
+        T* out = reinterpret_cast<T*>(plan.data[0]);
+        const T* grad = reinterpret_cast<const T*>(plan.data[1]);
+        const T* x = reinterpret_cast<const T*>(plan.data[2]);
+        parallel_for(plan.numel, kElementwiseGrain,
+                     [&](int64_t begin, int64_t end) { kernel(grad + begin, x + begin, out + begin, end - begin); });
+        return;
+      }
+    }
     using C = compute_t<T>;
     kernels::visit_binary<C>(op, params, [&](const auto& f) {
       using Result = decltype(f(C{}, C{}));

@@ -89,6 +89,31 @@ void map(const T* in, T* out, int64_t n, const Formula& formula) {
   std::memcpy(out + i, padded, tail_bytes);
 }
 
+// map for two inputs.
+template <class T, class Formula>
+void map2(const T* first, const T* second, T* out, int64_t n, const Formula& formula) {
+  using Vector = typename Simd<T>::Vector;
+  int64_t i = 0;
+  for (; i + kLanes<T> <= n; i += kLanes<T>) {
+    Vector a, b;
+    std::memcpy(&a, first + i, sizeof(Vector));
+    std::memcpy(&b, second + i, sizeof(Vector));
+    const Vector y = formula(a, b);
+    std::memcpy(out + i, &y, sizeof(Vector));
+  }
+  if (i == n) return;
+  const size_t tail_bytes = static_cast<size_t>(n - i) * sizeof(T);
+  T padded_first[kLanes<T>] = {}, padded_second[kLanes<T>] = {};
+  std::memcpy(padded_first, first + i, tail_bytes);
+  std::memcpy(padded_second, second + i, tail_bytes);
+  Vector a, b;
+  std::memcpy(&a, padded_first, sizeof(Vector));
+  std::memcpy(&b, padded_second, sizeof(Vector));
+  const Vector y = formula(a, b);
+  std::memcpy(padded_first, &y, sizeof(Vector));
+  std::memcpy(out + i, padded_first, tail_bytes);
+}
+
 }  // namespace
 
 // The composite formulas match kernels/functors.h operation for operation.
@@ -147,6 +172,45 @@ void gelu_tanh(const T* in, T* out, int64_t n) {
 }
 
 template <class T>
+void gelu_backward(const T* grad, const T* x, T* out, int64_t n) {
+  map2(grad, x, out, n, [](auto g, auto v) {
+    const auto cdf = T(0.5) * (T(1) + Simd<T>::erf(v * T(0.70710678118654752440)));
+    const auto pdf = Simd<T>::exp(T(-0.5) * v * v) * T(0.39894228040143267794);  // 1/sqrt(2 pi)
+    return g * (cdf + v * pdf);
+  });
+}
+template <class T>
+void gelu_tanh_backward(const T* grad, const T* x, T* out, int64_t n) {
+  map2(grad, x, out, n, [](auto g, auto v) {
+    const T beta = T(0.79788456080286535588);  // sqrt(2/pi)
+    const T kappa = T(0.044715);
+    const auto v_squared = v * v;
+    const auto tanh_inner = Simd<T>::tanh(beta * (v + kappa * v_squared * v));
+    const auto left_derivative = T(0.5) * (T(1) + tanh_inner);
+    const auto inner_derivative = beta * (T(1) + T(3) * kappa * v_squared);
+    return g * (left_derivative + T(0.5) * v * (T(1) - tanh_inner * tanh_inner) * inner_derivative);
+  });
+}
+template <class T>
+void silu_backward(const T* grad, const T* x, T* out, int64_t n) {
+  map2(grad, x, out, n, [](auto g, auto v) {
+    const auto s = T(1) / (T(1) + Simd<T>::exp(-v));
+    return g * s * (T(1) + v * (T(1) - s));
+  });
+}
+
+template <class T>
+BinaryKernel<T> find(kernels::BinaryOp op) {
+  using kernels::BinaryOp;
+  switch (op) {
+    case BinaryOp::GeluBackward: return &gelu_backward<T>;
+    case BinaryOp::GeluTanhBackward: return &gelu_tanh_backward<T>;
+    case BinaryOp::SiluBackward: return &silu_backward<T>;
+    default: return nullptr;
+  }
+}
+
+template <class T>
 Kernel<T> find(kernels::UnaryOp op) {
   using kernels::UnaryOp;
   switch (op) {
@@ -186,7 +250,11 @@ int lanes() {
   template void silu<T>(const T*, T*, int64_t);            \
   template void gelu<T>(const T*, T*, int64_t);            \
   template void gelu_tanh<T>(const T*, T*, int64_t);       \
+  template void gelu_backward<T>(const T*, const T*, T*, int64_t);      \
+  template void gelu_tanh_backward<T>(const T*, const T*, T*, int64_t); \
+  template void silu_backward<T>(const T*, const T*, T*, int64_t);      \
   template Kernel<T> find<T>(kernels::UnaryOp);            \
+  template BinaryKernel<T> find<T>(kernels::BinaryOp);     \
   template int lanes<T>();
 
 EMBER_VECTOR_MATH_INSTANTIATE(float)

@@ -32,8 +32,17 @@ template <class T> void silu(const T* in, T* out, int64_t n);
 template <class T> void gelu(const T* in, T* out, int64_t n);
 template <class T> void gelu_tanh(const T* in, T* out, int64_t n);
 
+// Activation backward passes whose formulas call exp, erf or tanh: out = f(grad, x) elementwise,
+// the formulas of the *Backward functors in kernels/functors.h. out may be grad or x.
+template <class T>
+using BinaryKernel = void (*)(const T* grad, const T* x, T* out, int64_t n);
+template <class T> void gelu_backward(const T* grad, const T* x, T* out, int64_t n);
+template <class T> void gelu_tanh_backward(const T* grad, const T* x, T* out, int64_t n);
+template <class T> void silu_backward(const T* grad, const T* x, T* out, int64_t n);
+
 // The function for op, or nullptr when op has none here (the caller keeps the generic loop).
 template <class T> Kernel<T> find(kernels::UnaryOp op);
+template <class T> BinaryKernel<T> find(kernels::BinaryOp op);
 
 // The SLEEF instruction set chosen at compile time: "avx512f", "avx2", "sse2" or "scalar".
 const char* isa();

@@ -1,7 +1,8 @@
 #pragma once
 // The CUDA implementation of the kernel primitives, one instance per device. Methods are
-// defined by family: elementwise.cu, fill.cu, reduce.cu, softmax.cu, index.cu, blas.cu. Every kernel is
-// queued on the calling thread's current stream of the backend's device.
+// defined by family: elementwise.cu, fill.cu, reduce.cu, softmax.cu, index.cu, blas.cu,
+// im2col.cu, pooling.cu. Every kernel is queued on the calling thread's current stream of the
+// backend's device.
 #include "kernels/backend.h"
 
 namespace ember::cuda {
@@ -28,6 +29,10 @@ class CudaBackend final : public kernels::Backend {
   void gather(const kernels::IndexArgs& args) override;
   void scatter_add(const kernels::IndexArgs& args) override;
   void index_add(const kernels::IndexArgs& args) override;
+  void im2col(const kernels::UnfoldArgs& args) override;
+  void col2im(const kernels::UnfoldArgs& args) override;
+  void pool2d(const kernels::PoolArgs& args) override;
+  void pool2d_backward(const kernels::PoolArgs& args) override;
 
  private:
   int device_;

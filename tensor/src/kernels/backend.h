@@ -7,7 +7,9 @@
 #include "ember/tensor/scalar.h"
 #include "ember/tensor/storage.h"
 #include "kernels/functors.h"
+#include "kernels/im2col_element.h"
 #include "kernels/plan.h"
+#include "kernels/pooling_element.h"
 
 namespace ember::kernels {
 
@@ -56,6 +58,35 @@ struct IndexArgs {
   int64_t dim = 0;
 };
 
+// im2col and col2im over `images` images at once, laid out as kernels/im2col_element.h says.
+// `image` is a contiguous [images, channels, input_height, input_width] and `columns` a contiguous
+// [column_rows, images, column_cols] (the images side by side), both of the floating dtype
+// `dtype` on this device, not overlapping. im2col overwrites columns; col2im overwrites image
+// with the folded sums.
+struct UnfoldArgs {
+  DType dtype = kFloat32;
+  UnfoldGeometry geometry;
+  int64_t images = 0;
+  void* image = nullptr;
+  void* columns = nullptr;
+};
+
+enum class PoolKind : uint8_t { Max, Average, AdaptiveAverage };
+
+// 2-D pooling over `planes` planes (kernels/pooling_element.h gives each window). input is a
+// contiguous [planes, input_height, input_width], output a contiguous [planes, output_height,
+// output_width], both of one floating dtype on this device; indices (Max only) is int64 shaped
+// like output. pool2d writes output (and indices); pool2d_backward reads output as the output's
+// gradient (and indices) and overwrites input with the input's gradient.
+struct PoolArgs {
+  PoolKind kind = PoolKind::Max;
+  PoolWindow window;
+  int64_t planes = 0;
+  Tensor input;
+  Tensor output;
+  Tensor indices;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -98,6 +129,11 @@ class Backend {
   virtual void gather(const IndexArgs& args) = 0;
   virtual void scatter_add(const IndexArgs& args) = 0;
   virtual void index_add(const IndexArgs& args) = 0;
+
+  virtual void im2col(const UnfoldArgs& args) = 0;
+  virtual void col2im(const UnfoldArgs& args) = 0;
+  virtual void pool2d(const PoolArgs& args) = 0;
+  virtual void pool2d_backward(const PoolArgs& args) = 0;
 };
 
 Backend& backend(Device device);

@@ -16,12 +16,16 @@ enum class UnaryOp : uint8_t {
   LogicalNot,
 };
 
+// The *Backward ops take (gradient, saved value) and give the input's gradient: each activation's
+// backward is one pass over memory instead of a chain of temporaries. Comparisons stay last.
 enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  ThresholdBackward, ClampBackward, LeakyReluBackward, SigmoidBackward, TanhBackward, GeluBackward,
+  GeluTanhBackward, SiluBackward,
   Eq, Ne, Lt, Le, Gt, Ge, LogicalAnd, LogicalOr,
 };
 
-// Parameters some ops take: add's alpha, clamp's bounds, leaky_relu's slope.
+// Parameters some ops take: add's alpha, clamp's bounds, leaky_relu's slope, threshold's threshold.
 struct OpParams {
   double a = 0.0;
   double b = 0.0;
@@ -30,6 +34,7 @@ struct OpParams {
 };
 
 constexpr bool is_comparison(BinaryOp op) { return op >= BinaryOp::Eq; }
+constexpr bool is_backward(BinaryOp op) { return op >= BinaryOp::ThresholdBackward && op <= BinaryOp::SiluBackward; }
 // Ops defined only for floating inputs; the front end converts integer inputs first.
 constexpr bool needs_floating(UnaryOp op) { return op >= UnaryOp::Exp && op <= UnaryOp::Silu; }
 
@@ -54,11 +59,17 @@ template <class T> struct Square {
   }
 };
 template <class T> struct Relu { EMBER_INLINE T operator()(T x) const { return x > T(0) ? x : T(0); } };
+// The product is computed for every element and then selected: GCC does not vectorize a
+// multiply that only one branch performs (under -ftrapping-math it might trap).
 template <class T> struct LeakyRelu {
   T slope;
   EMBER_INLINE T operator()(T x) const {
-    if constexpr (std::is_same_v<T, bool>) return x;
-    else return x > T(0) ? x : x * slope;
+    if constexpr (std::is_same_v<T, bool>) {
+      return x;
+    } else {
+      const T scaled = x * slope;
+      return x > T(0) ? x : scaled;
+    }
   }
 };
 // NaN passes through, as in PyTorch.
@@ -149,6 +160,65 @@ template <class T> struct Ge { EMBER_INLINE bool operator()(T a, T b) const { re
 template <class T> struct LogicalAnd { EMBER_INLINE bool operator()(T a, T b) const { return a && b; } };
 template <class T> struct LogicalOr { EMBER_INLINE bool operator()(T a, T b) const { return a || b; } };
 
+// ---- activation backward: (gradient, saved value) -> input gradient, as PyTorch computes it ----
+
+// relu's backward from its output: nothing flows where the value is at or below the threshold
+// (NaN passes the gradient, as PyTorch's threshold_backward).
+template <class T> struct ThresholdBackward {
+  T threshold;
+  EMBER_INLINE T operator()(T grad, T value) const { return value <= threshold ? T(0) : grad; }
+};
+// clamp's backward from its input: the gradient passes where low <= x <= high.
+template <class T> struct ClampBackward {
+  T low, high;
+  bool has_low, has_high;
+  EMBER_INLINE T operator()(T grad, T x) const {
+    const bool blocked = (has_low && !(x >= low)) || (has_high && !(x <= high));
+    return blocked ? T(0) : grad;
+  }
+};
+template <class T> struct LeakyReluBackward {
+  T slope;
+  EMBER_INLINE T operator()(T grad, T x) const {
+    const T scaled = grad * slope;  // unconditionally, as in LeakyRelu
+    return x > T(0) ? grad : scaled;
+  }
+};
+// From the output y = sigmoid(x): dy/dx = (1 - y) * y.
+template <class T> struct SigmoidBackward {
+  EMBER_INLINE T operator()(T grad, T y) const { return grad * (T(1) - y) * y; }
+};
+// From the output y = tanh(x): dy/dx = 1 - y^2.
+template <class T> struct TanhBackward {
+  EMBER_INLINE T operator()(T grad, T y) const { return grad * (T(1) - y * y); }
+};
+// d/dx x * Phi(x) = Phi(x) + x * phi(x).
+template <class T> struct GeluBackward {
+  EMBER_INLINE T operator()(T grad, T x) const {
+    const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    const T pdf = std::exp(T(-0.5) * x * x) * T(0.39894228040143267794);  // 1/sqrt(2 pi)
+    return grad * (cdf + x * pdf);
+  }
+};
+template <class T> struct GeluTanhBackward {
+  EMBER_INLINE T operator()(T grad, T x) const {
+    const T beta = T(0.79788456080286535588);  // sqrt(2/pi)
+    const T kappa = T(0.044715);
+    const T x_squared = x * x;
+    const T tanh_inner = std::tanh(beta * (x + kappa * x_squared * x));
+    const T left_derivative = T(0.5) * (T(1) + tanh_inner);
+    const T inner_derivative = beta * (T(1) + T(3) * kappa * x_squared);
+    return grad * (left_derivative + T(0.5) * x * (T(1) - tanh_inner * tanh_inner) * inner_derivative);
+  }
+};
+// d/dx x * s(x) = s * (1 + x * (1 - s)) with s = sigmoid(x).
+template <class T> struct SiluBackward {
+  EMBER_INLINE T operator()(T grad, T x) const {
+    const T s = T(1) / (T(1) + std::exp(-x));
+    return grad * s * (T(1) + x * (T(1) - s));
+  }
+};
+
 template <class T> struct Where {
   EMBER_INLINE T operator()(bool condition, T a, T b) const { return condition ? a : b; }
 };
@@ -189,6 +259,22 @@ void visit_unary(UnaryOp op, const OpParams& params, Visitor&& visitor) {
   }
 }
 
+template <class C, class Visitor>
+void visit_backward(BinaryOp op, const OpParams& params, Visitor&& visitor) {
+  switch (op) {
+    case BinaryOp::ThresholdBackward: return visitor(ThresholdBackward<C>{static_cast<C>(params.a)});
+    case BinaryOp::ClampBackward:
+      return visitor(ClampBackward<C>{static_cast<C>(params.a), static_cast<C>(params.b), params.has_a, params.has_b});
+    case BinaryOp::LeakyReluBackward: return visitor(LeakyReluBackward<C>{static_cast<C>(params.a)});
+    case BinaryOp::SigmoidBackward: return visitor(SigmoidBackward<C>{});
+    case BinaryOp::TanhBackward: return visitor(TanhBackward<C>{});
+    case BinaryOp::GeluBackward: return visitor(GeluBackward<C>{});
+    case BinaryOp::GeluTanhBackward: return visitor(GeluTanhBackward<C>{});
+    case BinaryOp::SiluBackward: return visitor(SiluBackward<C>{});
+    default: break;
+  }
+}
+
 // Arithmetic ops give C; comparisons and logical ops give bool.
 template <class C, class Visitor>
 void visit_binary(BinaryOp op, const OpParams& params, Visitor&& visitor) {
@@ -204,6 +290,17 @@ void visit_binary(BinaryOp op, const OpParams& params, Visitor&& visitor) {
     case BinaryOp::Pow: return visitor(Pow<C>{});
     case BinaryOp::Maximum: return visitor(Maximum<C>{});
     case BinaryOp::Minimum: return visitor(Minimum<C>{});
+    case BinaryOp::ThresholdBackward:
+    case BinaryOp::ClampBackward:
+    case BinaryOp::LeakyReluBackward:
+    case BinaryOp::SigmoidBackward:
+    case BinaryOp::TanhBackward:
+    case BinaryOp::GeluBackward:
+    case BinaryOp::GeluTanhBackward:
+    case BinaryOp::SiluBackward:
+      // Gradients are floating; the front end never asks for these on other types.
+      if constexpr (std::is_floating_point_v<C>) return visit_backward<C>(op, params, visitor);
+      break;
     case BinaryOp::Eq: return visitor(Eq<C>{});
     case BinaryOp::Ne: return visitor(Ne<C>{});
     case BinaryOp::Lt: return visitor(Lt<C>{});

@@ -1,14 +1,18 @@
 // Gathering, scattering and joining, written once for every device: argument and index checks
 // here, the four gather/scatter primitives in the backends, and cat, stack, split, chunk and
-// one_hot composed from views, copy_ and elementwise ops.
+// one_hot composed from views, copy_ and elementwise ops. Each gather has the matching scatter
+// as its gradient and the other way round; cat and stack hand each input its slice of the
+// gradient. split and chunk return views, whose gradients come with the views.
 #include "ember/tensor/indexing.h"
 
 #include <algorithm>
 #include <numeric>
 
+#include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "kernels/backend.h"
+#include "ops/elementwise_support.h"
 
 namespace ember {
 namespace {
@@ -120,6 +124,25 @@ void index_add_into(const Tensor& self, int64_t dim, const Tensor& index, const 
       .index_add({destination, detached_from(index64, self), detached_from(source1, self), dim});
 }
 
+using autograd::SavedTensor;
+using autograd::TensorList;
+
+// True when an op over a list of tensors must record a node.
+bool any_requires_grad(const std::vector<Tensor>& tensors) {
+  if (!autograd::GradMode::is_enabled()) return false;
+  return std::any_of(tensors.begin(), tensors.end(),
+                     [](const Tensor& tensor) { return tensor.defined() && tensor.requires_grad(); });
+}
+
+// record_backward for a variable number of inputs.
+template <class Backward>
+void record_list_backward(const char* name, const Tensor& output, const std::vector<Tensor>& inputs,
+                          Backward&& backward) {
+  auto node = std::make_shared<autograd::LambdaNode<std::decay_t<Backward>>>(name, std::forward<Backward>(backward));
+  for (const Tensor& input : inputs) node->add_input(input);
+  autograd::set_history(output, std::move(node));
+}
+
 }  // namespace
 
 // ---- gather and scatter ----
@@ -136,13 +159,27 @@ Tensor index_select(const Tensor& input, int64_t dim, const Tensor& index) {
   EMBER_CHECK(input.dim() > 0 || index64.numel() == 1,
               "index_select: a 0-dim input takes exactly one index, got {} (index shape {})", index64.numel(),
               to_string(index.sizes()));
-  const Tensor source = at_least_1d(input);
-  check_index_range(index64, source.size(dim), dim, op);
-  DimVector shape = source.shape();
-  shape[dim] = index64.numel();
-  Tensor output = empty(shape, input.options());
-  if (output.numel() > 0) kernels::backend(input.device()).index_select({source, index64, output, dim});
-  return input.dim() == 0 ? output.squeeze(0) : output;
+  Tensor result;
+  {
+    autograd::NoGradGuard internal_views;
+    const Tensor source = at_least_1d(input);
+    check_index_range(index64, source.size(dim), dim, op);
+    DimVector shape = source.shape();
+    shape[dim] = index64.numel();
+    Tensor output = empty(shape, input.options());
+    if (output.numel() > 0) kernels::backend(input.device()).index_select({source, index64, output, dim});
+    result = input.dim() == 0 ? output.squeeze(0) : output;
+  }
+  if (autograd::requires_grad_any({&input})) {
+    // Repeated indices take the gradient of every output slice they produced: index_add.
+    autograd::record_backward("IndexSelectBackward0", result, {&input},
+                              [index_saved = SavedTensor(index), sizes = input.shape(), dim](const Tensor& grad) {
+                                Tensor grad_input = zeros(sizes, grad.options());
+                                grad_input.index_add_(dim, index_saved.unpack("IndexSelectBackward0"), grad);
+                                return TensorList{grad_input};
+                              });
+  }
+  return result;
 }
 
 Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
@@ -155,39 +192,101 @@ Tensor gather(const Tensor& input, int64_t dim, const Tensor& index) {
   EMBER_CHECK(rank_at_least_1(index) == rank_at_least_1(input),
               "gather: the index (shape {}) must have the input's number of dims (shape {})", to_string(index.sizes()),
               to_string(input.sizes()));
-  const Tensor source = at_least_1d(input), index1 = at_least_1d(index64);
-  for (int64_t d = 0; d < source.dim(); ++d) {
-    EMBER_CHECK(d == dim || index1.size(d) <= source.size(d),
-                "gather: index shape {} exceeds input shape {} at dim {} (only dim {} may be larger)",
-                to_string(index.sizes()), to_string(input.sizes()), d, dim);
-  }
-  check_index_range(index1, source.size(dim), dim, op);
   Tensor output = empty(index.sizes(), input.options());
-  if (output.numel() > 0) kernels::backend(input.device()).gather({source, index1, at_least_1d(output), dim});
+  {
+    autograd::NoGradGuard internal_views;
+    const Tensor source = at_least_1d(input), index1 = at_least_1d(index64);
+    for (int64_t d = 0; d < source.dim(); ++d) {
+      EMBER_CHECK(d == dim || index1.size(d) <= source.size(d),
+                  "gather: index shape {} exceeds input shape {} at dim {} (only dim {} may be larger)",
+                  to_string(index.sizes()), to_string(input.sizes()), d, dim);
+    }
+    check_index_range(index1, source.size(dim), dim, op);
+    if (output.numel() > 0) kernels::backend(input.device()).gather({source, index1, at_least_1d(output), dim});
+  }
+  if (autograd::requires_grad_any({&input})) {
+    autograd::record_backward("GatherBackward0", output, {&input},
+                              [index_saved = SavedTensor(index), sizes = input.shape(), dim](const Tensor& grad) {
+                                Tensor grad_input = zeros(sizes, grad.options());
+                                grad_input.scatter_add_(dim, index_saved.unpack("GatherBackward0"), grad);
+                                return TensorList{grad_input};
+                              });
+  }
   return output;
 }
 
+namespace {
+
+// The input's gradient passes through; the source's is the gradient gathered where each source
+// element was added. An index smaller than the source reads only part of it: the rest gets 0.
+void record_scatter_add(const Tensor& result, const Tensor& input, int64_t dim, const Tensor& index,
+                        const Tensor& source) {
+  autograd::record_backward(
+      "ScatterAddBackward0", result, {&input, &source},
+      [index_saved = source.requires_grad() ? SavedTensor(index) : SavedTensor(), source_sizes = source.shape(),
+       dim = wrap_dim(dim, input.dim(), "scatter_add")](const Tensor& grad) {
+        Tensor grad_source;
+        if (index_saved.defined()) {
+          const Tensor index = index_saved.unpack("ScatterAddBackward0");
+          grad_source = gather(grad, dim, index);
+          if (grad_source.sizes() != IntArrayRef(source_sizes)) {
+            Tensor padded = zeros(source_sizes, grad.options());
+            Tensor covered = padded;
+            for (int64_t d = 0; d < index.dim(); ++d) covered = covered.narrow(d, 0, index.size(d));
+            covered.copy_(grad_source);
+            grad_source = padded;
+          }
+        }
+        return TensorList{grad, grad_source};
+      });
+}
+
+// The input's gradient passes through; the source's is the gradient at the slices it was
+// added to.
+void record_index_add(const Tensor& result, const Tensor& input, int64_t dim, const Tensor& index,
+                      const Tensor& source) {
+  autograd::record_backward(
+      "IndexAddBackward0", result, {&input, &source},
+      [index_saved = source.requires_grad() ? SavedTensor(index) : SavedTensor(), source_sizes = source.shape(),
+       dim = wrap_dim(dim, input.dim(), "index_add")](const Tensor& grad) {
+        Tensor grad_source;
+        if (index_saved.defined()) {
+          grad_source = index_select(grad, dim, index_saved.unpack("IndexAddBackward0")).reshape(source_sizes);
+        }
+        return TensorList{grad, grad_source};
+      });
+}
+
+}  // namespace
+
 Tensor scatter_add(const Tensor& input, int64_t dim, const Tensor& index, const Tensor& source) {
   check_defined(input, "scatter_add", "input");
-  Tensor result = input.clone();
+  Tensor result = ops::clone_values(input);
   scatter_add_into(result, dim, index, source, "scatter_add");
+  if (autograd::requires_grad_any({&input, &source})) record_scatter_add(result, input, dim, index, source);
   return result;
 }
 
 Tensor index_add(const Tensor& input, int64_t dim, const Tensor& index, const Tensor& source) {
   check_defined(input, "index_add", "input");
-  Tensor result = input.clone();
+  Tensor result = ops::clone_values(input);
   index_add_into(result, dim, index, source, "index_add");
+  if (autograd::requires_grad_any({&input, &source})) record_index_add(result, input, dim, index, source);
   return result;
 }
 
+// The in-place forms record the same node, whose input is self's previous history.
 Tensor& Tensor::scatter_add_(int64_t dim, const Tensor& index, const Tensor& source) {
+  const bool record = ops::check_inplace(*this, {&source}, "scatter_add_");
   scatter_add_into(*this, dim, index, source, "scatter_add_");
+  if (record) record_scatter_add(*this, *this, dim, index, source);
   return *this;
 }
 
 Tensor& Tensor::index_add_(int64_t dim, const Tensor& index, const Tensor& source) {
+  const bool record = ops::check_inplace(*this, {&source}, "index_add_");
   index_add_into(*this, dim, index, source, "index_add_");
+  if (record) record_index_add(*this, *this, dim, index, source);
   return *this;
 }
 
@@ -230,13 +329,34 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     shape[dim] += tensor.size(dim);
   }
   Tensor output = empty(shape, TensorOptions(dtype).device(device));
-  if (output.numel() == 0) return output;
-  int64_t offset = 0;
-  for (const Tensor& tensor : tensors) {
-    if (skipped(tensor)) continue;
-    const int64_t length = tensor.size(dim);
-    if (length > 0) output.narrow(dim, offset, length).copy_(tensor);
-    offset += length;
+  if (output.numel() > 0) {
+    autograd::NoGradGuard no_grad;
+    int64_t offset = 0;
+    for (const Tensor& tensor : tensors) {
+      if (skipped(tensor)) continue;
+      const int64_t length = tensor.size(dim);
+      if (length > 0) output.narrow(dim, offset, length).copy_(tensor);
+      offset += length;
+    }
+  }
+  if (any_requires_grad(tensors)) {
+    // Each input's gradient is its slice of the output's, a view: no copy.
+    std::vector<int64_t> lengths;
+    for (const Tensor& tensor : tensors) lengths.push_back(skipped(tensor) ? -1 : tensor.size(dim));
+    record_list_backward("CatBackward0", output, tensors, [lengths = std::move(lengths), dim](const Tensor& grad) {
+      TensorList grads;
+      grads.reserve(lengths.size());
+      int64_t offset = 0;
+      for (const int64_t length : lengths) {
+        if (length < 0) {
+          grads.push_back(empty({0}, grad.options()));
+          continue;
+        }
+        grads.push_back(grad.narrow(dim, offset, length));
+        offset += length;
+      }
+      return grads;
+    });
   }
   return output;
 }
@@ -251,10 +371,23 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
                 to_string(tensors.front().sizes()), i, to_string(tensors[i].sizes()));
   }
   dim = wrap_dim(dim, tensors.front().dim() + 1, "stack");
-  std::vector<Tensor> expanded;
-  expanded.reserve(tensors.size());
-  for (const Tensor& tensor : tensors) expanded.push_back(tensor.unsqueeze(dim));
-  return cat(expanded, dim);
+  Tensor result;
+  {
+    autograd::NoGradGuard no_grad;
+    std::vector<Tensor> expanded;
+    expanded.reserve(tensors.size());
+    for (const Tensor& tensor : tensors) expanded.push_back(tensor.unsqueeze(dim));
+    result = cat(expanded, dim);
+  }
+  if (any_requires_grad(tensors)) {
+    record_list_backward("StackBackward0", result, tensors, [count = tensors.size(), dim](const Tensor& grad) {
+      TensorList grads;
+      grads.reserve(count);
+      for (size_t i = 0; i < count; ++i) grads.push_back(grad.select(dim, static_cast<int64_t>(i)));
+      return grads;
+    });
+  }
+  return result;
 }
 
 // ---- splitting: views into the input ----

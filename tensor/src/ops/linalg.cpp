@@ -4,11 +4,16 @@
 // dims with any strides, broadcast ones included. Only other matrix layouts are copied.
 // Integer dtypes are supported on CPU only (a plain loop there: BLAS has no integer GEMM), as in
 // PyTorch 1.13; bool is rejected.
+//
+// Gradients: grad @ b^T for a and a^T @ grad for b, through the same GEMM path reading
+// transposed views, each computed only when its input requires grad.
 #include "ember/tensor/linalg.h"
 
 #include <algorithm>
 #include <vector>
 
+#include "ember/tensor/autograd_graph.h"
+#include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "kernels/backend.h"
 
@@ -161,8 +166,10 @@ void batched_gemm(const Tensor& a, const Tensor& b, const Tensor& output, double
   }
 }
 
-// a [..., m, k] @ b [..., k, n] with broadcast batch dims; both at least 2-D, shapes checked.
-Tensor product(const Tensor& a, const Tensor& b, const Tensor& original_a, const Tensor& original_b, const char* op) {
+// alpha * (a [..., m, k] @ b [..., k, n]) with broadcast batch dims; both at least 2-D, shapes
+// checked.
+Tensor product(const Tensor& a, const Tensor& b, const Tensor& original_a, const Tensor& original_b, const char* op,
+               double alpha = 1.0) {
   const int64_t batch_a = a.dim() - 2, batch_b = b.dim() - 2;
   const int64_t batch_dims = std::max(batch_a, batch_b);
   DimVector shape(batch_dims + 2);
@@ -179,11 +186,102 @@ Tensor product(const Tensor& a, const Tensor& b, const Tensor& original_a, const
   Tensor output = empty(shape, a.options());
   if (output.numel() == 0) return output;
 
+  // Views of the operands made here are internal: the calling op records its own node.
+  autograd::NoGradGuard internal_views;
   DimVector shape_a(shape.begin(), shape.end()), shape_b(shape.begin(), shape.end());
   shape_a[batch_dims + 1] = a.size(batch_a + 1);
   shape_b[batch_dims] = b.size(batch_b);
-  batched_gemm(blas_ready(a).expand(shape_a), blas_ready(b).expand(shape_b), output, 1.0, 0.0);
+  batched_gemm(blas_ready(a).expand(shape_a), blas_ready(b).expand(shape_b), output, alpha, 0.0);
   return output;
+}
+
+Tensor product(const Tensor& a, const Tensor& b, double alpha = 1.0) { return product(a, b, a, b, "matmul", alpha); }
+
+using autograd::SavedTensor;
+using autograd::TensorList;
+
+// A matrix stored column by column: a transposed view of a row-major one, such as the
+// weight.t() a linear layer multiplies by.
+bool is_column_major(const Tensor& matrix) {
+  return !matrix.is_contiguous() && matrix.stride(0) == 1 && matrix.stride(1) == matrix.size(0);
+}
+
+// alpha * (a @ b) for 2-D operands, written column-major when asked: computed as
+// (b^T @ a^T)^T, which costs nothing extra.
+Tensor matrix_product(const Tensor& a, const Tensor& b, double alpha, bool column_major) {
+  if (column_major) return product(b.t(), a.t(), alpha).t();
+  return product(a, b, alpha);
+}
+
+// The gradients of alpha * (a @ b) for 2-D a and b: alpha * grad @ b^T and alpha * a^T @ grad.
+// Each factor is saved only when the other input needs its gradient. A gradient takes the
+// layout of its input (as PyTorch does), so a column-major weight.t() gets a column-major
+// gradient and the transpose's backward hands the weight a row-major one without a copy.
+class MatrixProductBackward {
+ public:
+  MatrixProductBackward(const Tensor& a, const Tensor& b, double alpha)
+      : a_(b.requires_grad() ? SavedTensor(a) : SavedTensor()),
+        b_(a.requires_grad() ? SavedTensor(b) : SavedTensor()),
+        a_column_major_(is_column_major(a)),
+        b_column_major_(is_column_major(b)),
+        alpha_(alpha) {}
+
+  std::pair<Tensor, Tensor> operator()(const Tensor& grad, const char* op) const {
+    Tensor grad_a, grad_b;
+    if (b_.defined()) grad_a = matrix_product(grad, b_.unpack(op).t(), alpha_, a_column_major_);
+    if (a_.defined()) grad_b = matrix_product(a_.unpack(op).t(), grad, alpha_, b_column_major_);
+    return {grad_a, grad_b};
+  }
+
+ private:
+  SavedTensor a_, b_;
+  bool a_column_major_, b_column_major_;
+  double alpha_;
+};
+
+void record_matrix_product(const char* node_name, const Tensor& result, const Tensor& a, const Tensor& b) {
+  autograd::record_backward(node_name, result, {&a, &b},
+                            [backward = MatrixProductBackward(a, b, 1.0), node_name](const Tensor& grad) {
+                              auto [grad_a, grad_b] = backward(grad, node_name);
+                              return TensorList{grad_a, grad_b};
+                            });
+}
+
+// matmul's gradients for any operand ranks. A 1-D operand was promoted to a matrix (a row on
+// the left, a column on the right) whose extra dim the result dropped; the gradient is
+// computed for the promoted matrices and the dim dropped again. Broadcast batch dims are
+// summed away by the engine.
+TensorList matmul_backward(const Tensor& grad, const SavedTensor& a_saved, const SavedTensor& b_saved,
+                           IntArrayRef full_shape, int64_t a_dim, int64_t b_dim, const char* op) {
+  const Tensor grad_full = grad.reshape(full_shape);
+  Tensor grad_a, grad_b;
+  if (b_saved.defined()) {
+    const Tensor b = b_saved.unpack(op);
+    const Tensor right = b_dim == 1 ? b.unsqueeze(1) : b;
+    grad_a = product(grad_full, right.transpose(-1, -2));
+    if (a_dim == 1) grad_a = grad_a.squeeze(-2);
+  }
+  if (a_saved.defined()) {
+    const Tensor a = a_saved.unpack(op);
+    const Tensor left = a_dim == 1 ? a.unsqueeze(0) : a;
+    if (b_dim <= 2 && left.dim() > 2) {
+      // Every batch multiplied the same b: fold the batches' rows into one GEMM instead of a
+      // product per batch summed afterwards.
+      const int64_t k = left.size(-1), n = grad_full.size(-1);
+      grad_b = product(left.reshape({-1, k}).t(), grad_full.reshape({-1, n}));
+    } else {
+      grad_b = product(left.transpose(-1, -2), grad_full);
+    }
+    if (b_dim == 1) grad_b = grad_b.squeeze(-1);
+  }
+  return {grad_a, grad_b};
+}
+
+const char* matmul_node_name(int64_t a_dim, int64_t b_dim) {
+  if (a_dim == 1 && b_dim == 1) return "DotBackward0";
+  if (a_dim == 2 && b_dim == 1) return "MvBackward0";
+  if (a_dim <= 2 && b_dim == 2) return "MmBackward0";
+  return "BmmBackward0";
 }
 
 }  // namespace
@@ -192,16 +290,35 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   check_operands(a, b, "matmul");
   EMBER_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got shapes {} and {}",
               to_string(a.sizes()), to_string(b.sizes()));
-  // A 1-D left operand is a row vector and a 1-D right operand a column vector; the dim added
-  // for it is removed from the result.
-  const Tensor left = a.dim() == 1 ? a.unsqueeze(0) : a;
-  const Tensor right = b.dim() == 1 ? b.unsqueeze(1) : b;
-  if (left.size(-1) != right.size(right.dim() - 2)) fail_shapes(a, b, "matmul");
-  Tensor result = product(left, right, a, b, "matmul");
-  DimVector shape = result.shape();
-  if (b.dim() == 1) shape.erase(shape.end() - 1);
-  if (a.dim() == 1) shape.erase(shape.end() - (b.dim() == 1 ? 1 : 2));
-  return result.view(shape);
+  Tensor full, result;
+  {
+    autograd::NoGradGuard internal_views;
+    // A 1-D left operand is a row vector and a 1-D right operand a column vector; the dim added
+    // for it is removed from the result.
+    const Tensor left = a.dim() == 1 ? a.unsqueeze(0) : a;
+    const Tensor right = b.dim() == 1 ? b.unsqueeze(1) : b;
+    if (left.size(-1) != right.size(right.dim() - 2)) fail_shapes(a, b, "matmul");
+    full = product(left, right, a, b, "matmul");
+    DimVector shape = full.shape();
+    if (b.dim() == 1) shape.erase(shape.end() - 1);
+    if (a.dim() == 1) shape.erase(shape.end() - (b.dim() == 1 ? 1 : 2));
+    result = full.view(shape);
+  }
+  if (autograd::requires_grad_any({&a, &b})) {
+    const char* node_name = matmul_node_name(a.dim(), b.dim());
+    if (a.dim() == 2 && b.dim() == 2) {
+      record_matrix_product(node_name, result, a, b);
+    } else {
+      autograd::record_backward(node_name, result, {&a, &b},
+                                [a_saved = b.requires_grad() ? SavedTensor(a) : SavedTensor(),
+                                 b_saved = a.requires_grad() ? SavedTensor(b) : SavedTensor(),
+                                 full_shape = full.shape(), a_dim = a.dim(), b_dim = b.dim(),
+                                 node_name](const Tensor& grad) {
+                                  return matmul_backward(grad, a_saved, b_saved, full_shape, a_dim, b_dim, node_name);
+                                });
+    }
+  }
+  return result;
 }
 
 Tensor mm(const Tensor& a, const Tensor& b) {
@@ -209,7 +326,9 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   EMBER_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D matrices, got shapes {} and {}", to_string(a.sizes()),
               to_string(b.sizes()));
   if (a.size(1) != b.size(0)) fail_shapes(a, b, "mm");
-  return product(a, b, a, b, "mm");
+  Tensor result = product(a, b, a, b, "mm");
+  if (autograd::requires_grad_any({&a, &b})) record_matrix_product("MmBackward0", result, a, b);
+  return result;
 }
 
 Tensor bmm(const Tensor& a, const Tensor& b) {
@@ -219,7 +338,19 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
   EMBER_CHECK(a.size(0) == b.size(0), "bmm: batch sizes differ in shapes {} and {}", to_string(a.sizes()),
               to_string(b.sizes()));
   if (a.size(2) != b.size(1)) fail_shapes(a, b, "bmm");
-  return product(a, b, a, b, "bmm");
+  Tensor result = product(a, b, a, b, "bmm");
+  if (autograd::requires_grad_any({&a, &b})) {
+    autograd::record_backward("BmmBackward0", result, {&a, &b},
+                              [a_saved = b.requires_grad() ? SavedTensor(a) : SavedTensor(),
+                               b_saved = a.requires_grad() ? SavedTensor(b) : SavedTensor()](const Tensor& grad) {
+                                return TensorList{
+                                    b_saved.defined() ? product(grad, b_saved.unpack("BmmBackward0").transpose(1, 2))
+                                                      : Tensor(),
+                                    a_saved.defined() ? product(a_saved.unpack("BmmBackward0").transpose(1, 2), grad)
+                                                      : Tensor()};
+                              });
+  }
+  return result;
 }
 
 Tensor dot(const Tensor& a, const Tensor& b) {
@@ -228,7 +359,21 @@ Tensor dot(const Tensor& a, const Tensor& b) {
               to_string(b.sizes()));
   EMBER_CHECK(a.size(0) == b.size(0), "dot: shapes {} and {} differ in length", to_string(a.sizes()),
               to_string(b.sizes()));
-  return product(a.unsqueeze(0), b.unsqueeze(1), a, b, "dot").view({});
+  Tensor result;
+  {
+    autograd::NoGradGuard internal_views;
+    result = product(a.unsqueeze(0), b.unsqueeze(1), a, b, "dot").view({});
+  }
+  if (autograd::requires_grad_any({&a, &b})) {
+    autograd::record_backward("DotBackward0", result, {&a, &b},
+                              [a_saved = b.requires_grad() ? SavedTensor(a) : SavedTensor(),
+                               b_saved = a.requires_grad() ? SavedTensor(b) : SavedTensor()](const Tensor& grad) {
+                                return TensorList{
+                                    b_saved.defined() ? mul(b_saved.unpack("DotBackward0"), grad) : Tensor(),
+                                    a_saved.defined() ? mul(a_saved.unpack("DotBackward0"), grad) : Tensor()};
+                              });
+  }
+  return result;
 }
 
 Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Scalar& beta, const Scalar& alpha) {
@@ -253,11 +398,25 @@ Tensor addmm(const Tensor& bias, const Tensor& a, const Tensor& b, const Scalar&
               "addmm: a bias of shape {} cannot be broadcast to the product's shape [{}, {}] (shapes {} and {})",
               to_string(bias.sizes()), m, n, to_string(a.sizes()), to_string(b.sizes()));
   Tensor output = empty({m, n}, a.options());
-  if (output.numel() == 0) return output;
   // beta = 0 ignores the bias entirely, so NaN or infinity in it does not leak into the result.
-  const double beta_value = beta.to_double();
-  if (beta_value != 0.0) output.copy_(bias.expand({m, n}));
-  batched_gemm(blas_ready(a), blas_ready(b), output, alpha.to_double(), beta_value);
+  const double beta_value = beta.to_double(), alpha_value = alpha.to_double();
+  if (output.numel() > 0) {
+    autograd::NoGradGuard internal_views;
+    if (beta_value != 0.0) output.copy_(bias.expand({m, n}));
+    batched_gemm(blas_ready(a), blas_ready(b), output, alpha_value, beta_value);
+  }
+  if (autograd::requires_grad_any({&bias, &a, &b})) {
+    // The bias gradient is beta * grad, which the engine sums down to the bias's shape.
+    autograd::record_backward(
+        "AddmmBackward0", output, {&bias, &a, &b},
+        [products = MatrixProductBackward(a, b, alpha_value), beta_value, bias_needs = bias.requires_grad()](
+            const Tensor& grad) {
+          auto [grad_a, grad_b] = products(grad, "AddmmBackward0");
+          Tensor grad_bias;
+          if (bias_needs) grad_bias = beta_value == 1.0 ? grad : mul(grad, beta_value);
+          return TensorList{grad_bias, grad_a, grad_b};
+        });
+  }
   return output;
 }
 

@@ -6,10 +6,12 @@
 #include <cmath>
 #include <numeric>
 
+#include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "kernels/backend.h"
 #include "kernels/philox.h"
+#include "ops/elementwise_support.h"
 
 namespace ember {
 
@@ -64,8 +66,18 @@ void check_floating(const Tensor& tensor, const char* op) {
 
 }  // namespace
 
+namespace {
+// Random in-place fills follow the in-place rules (a leaf that requires grad is refused with grad
+// mode on); on a non-leaf the old values get no gradient.
+void record_overwrite(Tensor& self, const char* op, const char* node_name) {
+  if (!ops::check_inplace(self, {}, op)) return;
+  autograd::record_backward(node_name, self, {&self}, [](const Tensor&) { return autograd::TensorList{Tensor()}; });
+}
+}  // namespace
+
 Tensor& Tensor::uniform_(double low, double high, Generator* generator) {
   check_floating(*this, "uniform_");
+  record_overwrite(*this, "uniform_", "UniformBackward0");
   EMBER_CHECK(low <= high, "uniform_: expects low <= high, got low={} high={}", low, high);
   return draw(*this, kernels::Distribution::Uniform, low, high, generator);
 }
@@ -73,11 +85,13 @@ Tensor& Tensor::uniform_(double low, double high, Generator* generator) {
 Tensor& Tensor::normal_(double mean, double std, Generator* generator) {
   check_floating(*this, "normal_");
   EMBER_CHECK(std >= 0, "normal_: expects std >= 0, got {}", std);
+  record_overwrite(*this, "normal_", "NormalBackward0");
   return draw(*this, kernels::Distribution::Normal, mean, std, generator);
 }
 
 Tensor& Tensor::bernoulli_(double p, Generator* generator) {
   EMBER_CHECK(p >= 0 && p <= 1, "bernoulli_: expects 0 <= p <= 1, got {}", p);
+  record_overwrite(*this, "bernoulli_", "BernoulliBackward0");
   return draw(*this, kernels::Distribution::Bernoulli, p, 0.0, generator);
 }
 

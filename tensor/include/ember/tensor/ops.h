@@ -1,5 +1,6 @@
 #pragma once
 // Everything the tensor library offers.
+#include "ember/tensor/convolution.h"
 #include "ember/tensor/cuda.h"
 #include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"

@@ -202,6 +202,9 @@ class Tensor {
   std::shared_ptr<autograd::Node> grad_fn() const;
   // Shares the data, without history and without requiring grad.
   Tensor detach() const;
+  // Points this tensor at other's data (storage, shape, strides, dtype, device), keeping its
+  // identity and autograd state: Module::to() moves parameters this way so optimizers keep them.
+  void set_data(const Tensor& other) const;
   // Makes a non-leaf keep its .grad() during backward.
   void retain_grad() const;
   bool retains_grad() const;
