@@ -38,7 +38,9 @@ void ember_matmul(benchmark::State& state, int threads) {
 }
 
 void cblas_reference(benchmark::State& state, int threads) {
-  set_num_threads(threads);  // sets OpenBLAS's thread count too
+  // OpenBLAS's own threads, as a program calling cblas_sgemm directly would use them (Ember keeps
+  // OpenBLAS single-threaded and splits products over its OpenMP threads; restored below).
+  openblas_set_num_threads(threads);
   const Tensor a = rand({kGemmSize, kGemmSize}), b = rand({kGemmSize, kGemmSize});
   Tensor c = empty({kGemmSize, kGemmSize});
   const int size = static_cast<int>(kGemmSize);
@@ -48,6 +50,7 @@ void cblas_reference(benchmark::State& state, int threads) {
     benchmark::ClobberMemory();
   }
   state.counters["work"] = kGemmFlops;
+  openblas_set_num_threads(1);
 }
 
 void ember_add(benchmark::State& state) {

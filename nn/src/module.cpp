@@ -82,55 +82,52 @@ void Module::visit(const std::string& prefix, std::vector<const Module*>& seen,
   for (const auto& [name, child] : children_) child->visit(prefix.empty() ? name : prefix + "." + name, seen, fn);
 }
 
+Module::NamedTensors Module::named_tensors(bool recurse, TensorKind kind) const {
+  NamedTensors result;
+  // A tensor registered in two places is listed once, under the first name found (PyTorch's
+  // remove_duplicate).
+  std::unordered_set<const TensorImpl*> seen_tensors;
+  auto add = [&](const std::string& prefix, const std::string& name, const Tensor& tensor) {
+    if (tensor.defined() && seen_tensors.insert(&tensor.impl()).second) {
+      result.emplace_back(prefix.empty() ? name : prefix + "." + name, tensor);
+    }
+  };
+  auto collect = [&](const std::string& prefix, const Module& module) {
+    if (kind == TensorKind::Parameter) {
+      for (const auto& [name, tensor] : module.parameters_) add(prefix, name, tensor);
+    } else {
+      for (const Buffer& buffer : module.buffers_) add(prefix, buffer.name, buffer.tensor);
+    }
+  };
+  if (recurse) {
+    std::vector<const Module*> seen_modules;
+    visit("", seen_modules, collect);
+  } else {
+    collect("", *this);
+  }
+  return result;
+}
+
+namespace {
+
+std::vector<Tensor> tensors_of(Module::NamedTensors named) {
+  std::vector<Tensor> result;
+  result.reserve(named.size());
+  for (auto& item : named) result.push_back(std::move(item.second));
+  return result;
+}
+
+}  // namespace
+
 Module::NamedTensors Module::named_parameters(bool recurse) const {
-  NamedTensors result;
-  std::unordered_set<const TensorImpl*> seen_tensors;
-  auto collect = [&](const std::string& prefix, const Module& module) {
-    for (const auto& [name, tensor] : module.parameters_) {
-      if (tensor.defined() && seen_tensors.insert(&tensor.impl()).second) {
-        result.emplace_back(prefix.empty() ? name : prefix + "." + name, tensor);
-      }
-    }
-  };
-  if (recurse) {
-    std::vector<const Module*> seen_modules;
-    visit("", seen_modules, collect);
-  } else {
-    collect("", *this);
-  }
-  return result;
+  return named_tensors(recurse, TensorKind::Parameter);
 }
 
-std::vector<Tensor> Module::parameters(bool recurse) const {
-  std::vector<Tensor> result;
-  for (auto& item : named_parameters(recurse)) result.push_back(std::move(item.second));
-  return result;
-}
+std::vector<Tensor> Module::parameters(bool recurse) const { return tensors_of(named_parameters(recurse)); }
 
-Module::NamedTensors Module::named_buffers(bool recurse) const {
-  NamedTensors result;
-  std::unordered_set<const TensorImpl*> seen_tensors;
-  auto collect = [&](const std::string& prefix, const Module& module) {
-    for (const Buffer& buffer : module.buffers_) {
-      if (buffer.tensor.defined() && seen_tensors.insert(&buffer.tensor.impl()).second) {
-        result.emplace_back(prefix.empty() ? buffer.name : prefix + "." + buffer.name, buffer.tensor);
-      }
-    }
-  };
-  if (recurse) {
-    std::vector<const Module*> seen_modules;
-    visit("", seen_modules, collect);
-  } else {
-    collect("", *this);
-  }
-  return result;
-}
+Module::NamedTensors Module::named_buffers(bool recurse) const { return named_tensors(recurse, TensorKind::Buffer); }
 
-std::vector<Tensor> Module::buffers(bool recurse) const {
-  std::vector<Tensor> result;
-  for (auto& item : named_buffers(recurse)) result.push_back(std::move(item.second));
-  return result;
-}
+std::vector<Tensor> Module::buffers(bool recurse) const { return tensors_of(named_buffers(recurse)); }
 
 Module::NamedModules Module::named_children() const {
   NamedModules result;

@@ -2,6 +2,9 @@
 // around an sgemm; integers use a plain loop because BLAS has no integer GEMM.
 #include <cblas.h>
 
+#include <omp.h>
+
+#include <algorithm>
 #include <climits>
 #include <type_traits>
 #include <vector>
@@ -14,8 +17,8 @@ namespace {
 
 using kernels::GemmArgs;
 
-// OpenBLAS computes products of at most 64^3 multiply-adds on the calling thread, so batches of
-// such products are spread over our threads instead; larger ones use OpenBLAS's own threads.
+// Products of at most 64^3 multiply-adds are not worth splitting: batches of them are spread
+// over our threads, several per thread.
 constexpr int64_t kSmallProduct = int64_t{64} * 64 * 64;
 
 // The rows and columns of a matrix as stored, before op() transposes it.
@@ -54,13 +57,47 @@ void blas_gemm(const GemmArgs& args, const double* a, int64_t lda, const double*
               args.m, args.n, args.k, args.alpha, a, lda, b, ldb, args.beta, c, ldc);
 }
 
+// One thread pool for everything: OpenBLAS runs single-threaded (see threads.cpp) and each of our
+// OpenMP threads computes a block of C. With OpenBLAS's own pool beside OpenMP's, the OpenMP
+// threads spin-waiting after an elementwise op took the cores OpenBLAS's threads needed, and a
+// 2-thread training step ran slower than a 1-thread one.
 template <class T>
 void native_gemm(const GemmArgs& args) {
-  for_batches(args, [&](int64_t begin, int64_t end) {
-    for (int64_t index = begin; index < end; ++index) {
-      blas_gemm(args, batch_of<T>(args.a, index, args.batch_stride_a), args.lda,
-                batch_of<T>(args.b, index, args.batch_stride_b), args.ldb,
-                batch_of<T>(args.c, index, args.batch_stride_c), args.ldc);
+  const int64_t threads = omp_in_parallel() ? 1 : num_threads();
+  const int64_t work = args.m * args.n * args.k;
+  // Split each product into blocks of rows (or columns, when C is wider than tall) until every
+  // thread has a block; blocks stay multiples of 16 so the BLAS kernels keep their full width.
+  const bool along_rows = args.m >= args.n;
+  const int64_t extent = along_rows ? args.m : args.n;
+  constexpr int64_t kAlignment = 16;
+  int64_t parts = 1;
+  if (args.batch < threads && work >= kSmallProduct) {
+    parts = std::min((threads + args.batch - 1) / args.batch, (extent + kAlignment - 1) / kAlignment);
+  }
+  const int64_t tasks = args.batch * parts;
+  const int64_t grain = parts > 1 || work > kSmallProduct ? 1 : std::max<int64_t>(1, kSmallProduct / std::max<int64_t>(work, 1));
+  parallel_for(tasks, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t index = task / parts, part = task % parts;
+      const int64_t first = std::min(extent, (extent * part / parts + kAlignment - 1) / kAlignment * kAlignment);
+      const int64_t last = part + 1 == parts ? extent
+                                             : std::min(extent, (extent * (part + 1) / parts + kAlignment - 1) /
+                                                                    kAlignment * kAlignment);
+      if (first >= last) continue;
+      const T* a = batch_of<T>(args.a, index, args.batch_stride_a);
+      const T* b = batch_of<T>(args.b, index, args.batch_stride_b);
+      T* c = batch_of<T>(args.c, index, args.batch_stride_c);
+      GemmArgs block = args;
+      if (along_rows) {
+        block.m = last - first;
+        a += args.transpose_a ? first : first * args.lda;
+        c += first * args.ldc;
+      } else {
+        block.n = last - first;
+        b += args.transpose_b ? first * args.ldb : first;
+        c += first;
+      }
+      blas_gemm(block, a, args.lda, b, args.ldb, c, args.ldc);
     }
   });
 }

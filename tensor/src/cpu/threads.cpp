@@ -22,11 +22,12 @@ int threads_from_environment() {
   return cores > 0 ? static_cast<int>(cores) : 1;
 }
 
+// OpenBLAS always runs on the calling thread: cpu/blas.cpp splits products across our OpenMP
+// threads itself, so that one pool, not two competing ones, owns the cores.
 int& thread_setting() {
   static int threads = [] {
-    const int initial = threads_from_environment();
-    openblas_set_num_threads(initial);
-    return initial;
+    openblas_set_num_threads(1);
+    return threads_from_environment();
   }();
   return threads;
 }
@@ -38,7 +39,6 @@ int num_threads() { return thread_setting(); }
 void set_num_threads(int threads) {
   EMBER_CHECK(threads > 0, "set_num_threads: thread count must be positive, got {}", threads);
   thread_setting() = threads;
-  openblas_set_num_threads(threads);
 }
 
 }  // namespace ember

@@ -155,6 +155,10 @@ class Module : public std::enable_shared_from_this<Module> {
   // Visits every (module, prefix) pair depth first, each module once.
   void visit(const std::string& prefix, std::vector<const Module*>& seen,
              const std::function<void(const std::string&, const Module&)>& fn) const;
+  enum class TensorKind { Parameter, Buffer };
+  // named_parameters / named_buffers: this module's tensors of one kind (with recurse, its
+  // submodules' too), each defined tensor once.
+  NamedTensors named_tensors(bool recurse, TensorKind kind) const;
   void collect_state(const std::string& prefix, StateDict& destination) const;
   // Applies convert to every parameter, buffer and gradient in place (set_data).
   void convert(const std::function<Tensor(const Tensor&)>& convert_tensor, bool floating_only);
