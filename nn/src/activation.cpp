@@ -29,12 +29,10 @@ Tensor SiLUImpl::forward(const Tensor& input) { return functional::silu(input); 
 Tensor SigmoidImpl::forward(const Tensor& input) { return functional::sigmoid(input); }
 Tensor TanhImpl::forward(const Tensor& input) { return functional::tanh(input); }
 
+void SoftmaxModule::pretty_print(std::ostream& stream) const { stream << name() << "(dim=" << options.dim() << ")"; }
+
 Tensor SoftmaxImpl::forward(const Tensor& input) { return functional::softmax(input, options.dim()); }
 
-void SoftmaxImpl::pretty_print(std::ostream& stream) const { stream << "Softmax(dim=" << options.dim() << ")"; }
-
 Tensor LogSoftmaxImpl::forward(const Tensor& input) { return functional::log_softmax(input, options.dim()); }
-
-void LogSoftmaxImpl::pretty_print(std::ostream& stream) const { stream << "LogSoftmax(dim=" << options.dim() << ")"; }
 
 }  // namespace ember::nn

@@ -30,6 +30,13 @@ DimVector weight_shape(int64_t first, int64_t second, const ExpandingArray<D>& k
   return shape;
 }
 
+// The layer's name, for errors and the repr (name() is not yet the final class's in a constructor).
+template <size_t D>
+constexpr const char* conv_layer_name() {
+  static_assert(D == 1 || D == 2, "Conv1d and Conv2d only");
+  return D == 1 ? "Conv1d" : "Conv2d";
+}
+
 }  // namespace
 
 void ConvModule::make_parameters(const char* layer, int64_t in_channels, int64_t out_channels, int64_t groups,
@@ -60,33 +67,32 @@ void ConvModule::reset_parameters() {
   }
 }
 
-Conv1dImpl::Conv1dImpl(const Conv1dOptions& options) : options(options) {
-  make_parameters("Conv1d", options.in_channels(), options.out_channels(), options.groups(),
+template <size_t D>
+ConvNdImpl<D>::ConvNdImpl(const ConvOptions<D>& options) : options(options) {
+  make_parameters(conv_layer_name<D>(), options.in_channels(), options.out_channels(), options.groups(),
                   weight_shape(options.out_channels(), options.in_channels() / std::max<int64_t>(options.groups(), 1),
                                options.kernel_size()),
                   options.bias());
 }
 
-Tensor Conv1dImpl::forward(const Tensor& input) {
-  return functional::conv1d(input, weight, bias, options.stride(), options.padding(), options.dilation(),
-                            options.groups());
+template <size_t D>
+Tensor ConvNdImpl<D>::forward(const Tensor& input) {
+  if constexpr (D == 1) {
+    return functional::conv1d(input, weight, bias, options.stride(), options.padding(), options.dilation(),
+                              options.groups());
+  } else {
+    return functional::conv2d(input, weight, bias, options.stride(), options.padding(), options.dilation(),
+                              options.groups());
+  }
 }
 
-void Conv1dImpl::pretty_print(std::ostream& stream) const { print_conv(stream, "Conv1d", options, ""); }
-
-Conv2dImpl::Conv2dImpl(const Conv2dOptions& options) : options(options) {
-  make_parameters("Conv2d", options.in_channels(), options.out_channels(), options.groups(),
-                  weight_shape(options.out_channels(), options.in_channels() / std::max<int64_t>(options.groups(), 1),
-                               options.kernel_size()),
-                  options.bias());
+template <size_t D>
+void ConvNdImpl<D>::pretty_print(std::ostream& stream) const {
+  print_conv(stream, conv_layer_name<D>(), options, "");
 }
 
-Tensor Conv2dImpl::forward(const Tensor& input) {
-  return functional::conv2d(input, weight, bias, options.stride(), options.padding(), options.dilation(),
-                            options.groups());
-}
-
-void Conv2dImpl::pretty_print(std::ostream& stream) const { print_conv(stream, "Conv2d", options, ""); }
+template class ConvNdImpl<1>;
+template class ConvNdImpl<2>;
 
 ConvTranspose2dImpl::ConvTranspose2dImpl(const ConvTranspose2dOptions& options) : options(options) {
   make_parameters("ConvTranspose2d", options.in_channels(), options.out_channels(), options.groups(),

@@ -26,6 +26,13 @@ std::shared_ptr<Module> pointer_to(Module& module) {
   return std::shared_ptr<Module>(std::shared_ptr<Module>(), &module);
 }
 
+std::vector<Tensor> tensors_of(Module::NamedTensors named) {
+  std::vector<Tensor> result;
+  result.reserve(named.size());
+  for (auto& item : named) result.push_back(std::move(item.second));
+  return result;
+}
+
 }  // namespace
 
 void Module::check_new_name(const std::string& name, const char* what) const {
@@ -107,17 +114,6 @@ Module::NamedTensors Module::named_tensors(bool recurse, TensorKind kind) const 
   }
   return result;
 }
-
-namespace {
-
-std::vector<Tensor> tensors_of(Module::NamedTensors named) {
-  std::vector<Tensor> result;
-  result.reserve(named.size());
-  for (auto& item : named) result.push_back(std::move(item.second));
-  return result;
-}
-
-}  // namespace
 
 Module::NamedTensors Module::named_parameters(bool recurse) const {
   return named_tensors(recurse, TensorKind::Parameter);

@@ -13,17 +13,13 @@
 
 #include "ember/ember.h"
 #include "ember/optim/optim.h"
-#include "support/fixture.h"
+#include "nn/optim_test_support.h"
 
 namespace ember {
 namespace {
 
-using testing::Fixture;
-
-const Fixture& fixture() {
-  static const Fixture file("optim.h5");
-  return file;
-}
+using testing::expect_error;
+using testing::optim_fixture;
 
 // An SGD optimizer with one dummy parameter per group, each group at its own lr.
 std::unique_ptr<optim::SGD> make_optimizer(const std::vector<double>& lrs) {
@@ -34,12 +30,12 @@ std::unique_ptr<optim::SGD> make_optimizer(const std::vector<double>& lrs) {
 
 using SchedulerFactory = std::function<std::shared_ptr<optim::LRScheduler>(optim::Optimizer&, const std::string& path)>;
 
-double attribute(const std::string& path, const char* name) { return fixture().number(path + "@" + name); }
+double attribute(const std::string& path, const char* name) { return optim_fixture().number(path + "@" + name); }
 int64_t integer_attribute(const std::string& path, const char* name) {
   return static_cast<int64_t>(attribute(path, name));
 }
 std::vector<int64_t> milestones(const std::string& path) {
-  return fixture().tensor(path + "/milestones").to_vector<int64_t>();
+  return optim_fixture().tensor(path + "/milestones").to_vector<int64_t>();
 }
 
 std::shared_ptr<optim::LRScheduler> make_step_lr(optim::Optimizer& optimizer, const std::string& path) {
@@ -86,8 +82,8 @@ const std::vector<std::pair<std::string, SchedulerFactory>>& cases() {
 // The worst relative difference between the schedule and PyTorch's, over every step and group.
 double compare_schedule(const std::string& case_name, const SchedulerFactory& factory) {
   const std::string path = "schedulers/" + case_name;
-  const std::vector<double> initial_lrs = fixture().tensor(path + "/initial_lr").to_vector<double>();
-  const Tensor expected = fixture().tensor(path + "/lr");
+  const std::vector<double> initial_lrs = optim_fixture().tensor(path + "/initial_lr").to_vector<double>();
+  const Tensor expected = optim_fixture().tensor(path + "/lr");
   std::unique_ptr<optim::SGD> optimizer = make_optimizer(initial_lrs);
   std::shared_ptr<optim::LRScheduler> scheduler = factory(*optimizer, path);
   double worst = 0.0;
@@ -110,7 +106,7 @@ TEST(LRSchedulerParity, FixtureListsExactlyTheTestedCases) {
   std::vector<std::string> names;
   for (const auto& [name, factory] : cases()) names.push_back(name);
   std::sort(names.begin(), names.end());
-  EXPECT_EQ(fixture().children("schedulers"), names);
+  EXPECT_EQ(optim_fixture().children("schedulers"), names);
 }
 
 TEST(LRSchedulerParity, ThirtyStepsMatchPyTorch) {
@@ -154,7 +150,7 @@ void expect_round_trip(const std::string& case_name, int steps) {
   const auto& factory =
       std::find_if(cases().begin(), cases().end(), [&](const auto& entry) { return entry.first == case_name; })->second;
   const std::string path = "schedulers/" + case_name;
-  const std::vector<double> initial_lrs = fixture().tensor(path + "/initial_lr").to_vector<double>();
+  const std::vector<double> initial_lrs = optim_fixture().tensor(path + "/initial_lr").to_vector<double>();
   std::unique_ptr<optim::SGD> optimizer = make_optimizer(initial_lrs);
   std::shared_ptr<optim::LRScheduler> scheduler = factory(*optimizer, path);
   for (int step = 0; step < steps; ++step) scheduler->step();
@@ -188,18 +184,6 @@ TEST(LRScheduler, StateDictKeys) {
   EXPECT_EQ(state.at("milestones").to_vector<int64_t>(), (std::vector<int64_t>{3, 3, 9}));
   EXPECT_EQ(state.at("last_epoch").dtype(), kInt64);
   EXPECT_EQ(state.at("last_epoch").item<int64_t>(), 0);
-}
-
-void expect_error(const std::function<void()>& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "expected ember::Error containing " << fragments.front();
-  } catch (const Error& error) {
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos)
-          << "message: " << error.what() << "\nmissing: " << fragment;
-    }
-  }
 }
 
 TEST(LRScheduler, InvalidArgumentsAreErrors) {

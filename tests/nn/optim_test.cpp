@@ -15,17 +15,14 @@
 #include "ember/ember.h"
 #include "ember/nn/clip_grad.h"
 #include "ember/optim/optim.h"
-#include "support/fixture.h"
+#include "nn/optim_test_support.h"
 
 namespace ember {
 namespace {
 
+using testing::expect_error;
 using testing::Fixture;
-
-const Fixture& fixture() {
-  static const Fixture file("optim.h5");
-  return file;
-}
+using testing::optim_fixture;
 
 // max |actual - expected| / max |expected| over the tensor: the error relative to the tensor's
 // scale. Element-by-element ratios would measure how close an element passes to zero instead:
@@ -65,7 +62,7 @@ struct Trajectory {
 };
 
 Trajectory start(const std::string& case_path, DType dtype) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   Trajectory t;
   t.problem.x = f.tensor("problem/x").to(dtype);
   t.problem.y = f.tensor("problem/y").to(dtype);
@@ -78,7 +75,7 @@ Trajectory start(const std::string& case_path, DType dtype) {
 // Sets every option the fixture gives explicitly through the generic by-name interface, so a
 // name that differs from PyTorch's fails here.
 void apply_fixture_options(optim::OptimizerOptions& options, const std::string& path) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   for (size_t index = 0; index < options.specs().size(); ++index) {
     const std::string name = options.specs()[index].name;
     if (name == "betas") {
@@ -117,7 +114,7 @@ std::vector<optim::ParamGroup> one_group(const Trajectory& t) {
 
 // Runs the fixture's 20 steps and returns the worst relative error of params and loss.
 double replay(const std::string& case_name, DType dtype, optim::Optimizer& optimizer, Trajectory& t) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   const std::string prefix = "optimizers/" + case_name + "/" + std::string(name(dtype)) + "/";
   const Tensor losses = f.tensor(prefix + "loss");
   const Tensor weights = f.tensor(prefix + "W");
@@ -148,7 +145,7 @@ TEST(OptimParity, FixtureListsExactlyTheTestedCases) {
   std::vector<std::string> expected = kOptimizerCases;
   expected.push_back("sgd_two_groups");
   std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(fixture().children("optimizers"), expected);
+  EXPECT_EQ(optim_fixture().children("optimizers"), expected);
 }
 
 class OptimizerTrajectory : public ::testing::TestWithParam<std::string> {};
@@ -167,7 +164,7 @@ TEST_P(OptimizerTrajectory, MatchesPyTorchInFloat64AndFloat32) {
 
 // The state after 20 steps, read back through state_dict under PyTorch's names.
 TEST_P(OptimizerTrajectory, EndsWithPyTorchsStateUnderPyTorchsNames) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   Trajectory t = start("optimizers/" + GetParam(), kFloat64);
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(GetParam(), one_group(t));
   replay(GetParam(), kFloat64, *optimizer, t);
@@ -195,7 +192,7 @@ INSTANTIATE_TEST_SUITE_P(Fixture, OptimizerTrajectory, ::testing::ValuesIn(kOpti
 // [W] with the optimizer's defaults, [b] with its own lr, weight decay and nesterov; momentum
 // comes from the defaults.
 TEST(OptimParity, TwoParameterGroupsWithTheirOwnOptions) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   for (const DType dtype : {kFloat64, kFloat32}) {
     Trajectory t = start("optimizers/sgd_two_groups", dtype);
     optim::SGDOptions overrides(f.number("optimizers/sgd_two_groups/group1@lr"));
@@ -350,18 +347,6 @@ TEST(OptimStateDict, LoadConvertsStateToTheParameterDtype) {
   optim::SGD target(float_params, optim::SGDOptions(0.1).momentum(0.9));
   target.load_state_dict(source.state_dict());
   EXPECT_EQ(target.state_dict().at("state.0.momentum_buffer").dtype(), kFloat32);
-}
-
-void expect_error(const std::function<void()>& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "expected ember::Error containing " << fragments.front();
-  } catch (const Error& error) {
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos)
-          << "message: " << error.what() << "\nmissing: " << fragment;
-    }
-  }
 }
 
 TEST(OptimStateDict, LoadRejectsMismatchesNamingTheKey) {
@@ -538,7 +523,7 @@ TEST(OptimOptions, InvalidParametersAreRejected) {
 // ---------------------------------------------------------------- gradient clipping
 
 std::vector<Tensor> clip_params(DType dtype) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   Tensor weight = zeros({3, 4}, dtype).requires_grad_();
   Tensor bias = zeros({3}, dtype).requires_grad_();
   weight.mutable_grad() = f.tensor("clip/grad_W").to(dtype);
@@ -547,7 +532,7 @@ std::vector<Tensor> clip_params(DType dtype) {
 }
 
 TEST(ClipGrad, NormMatchesPyTorch) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   for (const std::string case_name : {"l2_clipped", "l2_not_clipped", "inf", "l1", "p3", "l2_float32"}) {
     const std::string path = "clip/" + case_name;
     const DType dtype = case_name == "l2_float32" ? kFloat32 : kFloat64;
@@ -565,7 +550,7 @@ TEST(ClipGrad, NormMatchesPyTorch) {
 }
 
 TEST(ClipGrad, ValueMatchesPyTorch) {
-  const Fixture& f = fixture();
+  const Fixture& f = optim_fixture();
   std::vector<Tensor> params = clip_params(kFloat64);
   nn::clip_grad_value_(params, f.number("clip/value@clip_value"));
   EXPECT_TRUE(equal(params[0].grad(), f.tensor("clip/value/W")));

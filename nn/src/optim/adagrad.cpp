@@ -1,9 +1,8 @@
 #include "ember/optim/adagrad.h"
 
-#include "ember/tensor/autograd_graph.h"
-#include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "rounding.h"
+#include "step_support.h"
 
 namespace ember::optim {
 namespace {
@@ -20,22 +19,12 @@ const std::vector<OptionSpec>& adagrad_specs() {
   return specs;
 }
 
-std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
-  std::vector<ParamGroup> groups;
-  groups.emplace_back(std::move(params));
-  return groups;
-}
-
 }  // namespace
 
 AdagradOptions::AdagradOptions() : OptimizerOptions("Adagrad", adagrad_specs()) {}
 
 void AdagradOptions::validate() const {
-  check_non_negative(kLr);
-  check_non_negative(kLrDecay);
-  check_non_negative(kWeightDecay);
-  check_non_negative(kInitialAccumulatorValue);
-  check_non_negative(kEps);
+  check_non_negative({kLr, kLrDecay, kWeightDecay, kInitialAccumulatorValue, kEps});
 }
 
 Adagrad::Adagrad(std::vector<Tensor> params, const AdagradOptions& defaults)
@@ -59,28 +48,22 @@ void Adagrad::initialize_state(const ParamGroup& group) {
 
 // PyTorch 1.13's _single_tensor_adagrad; addcmul_/addcdiv_ products are formed in PyTorch's order.
 void Adagrad::step() {
-  autograd::NoGradGuard no_grad;
-  for (ParamGroup& group : param_groups()) {
-    const auto& options = group.options_as<AdagradOptions>();
-    for (Tensor& param : group.params()) {
-      if (!param.grad().defined()) continue;
-      ParamState& state = state_for(param);
-      // A group added after construction gets its state here (PyTorch would fail on it).
-      if (state.buffers.empty()) state.add("sum", full_like(param, options.initial_accumulator_value()));
-      state.step += 1;
-      Tensor grad = options.maximize() ? neg(param.grad()) : param.grad();
-      if (options.weight_decay() != 0.0) grad = add(grad, param, options.weight_decay());
-      const double clr = options.lr() / (1.0 + rounded((state.step - 1.0) * options.lr_decay()));
+  for_each_param_with_grad<AdagradOptions>(param_groups(), [&](Tensor& param, const AdagradOptions& options) {
+    ParamState& state = state_for(param);
+    // A group added after construction gets its state here (PyTorch would fail on it).
+    if (state.buffers.empty()) state.add("sum", full_like(param, options.initial_accumulator_value()));
+    state.step += 1;
+    const Tensor grad = descent_gradient(param, options.maximize(), options.weight_decay());
+    const double clr = options.lr() / (1.0 + rounded((state.step - 1.0) * options.lr_decay()));
 
-      Tensor& sum = state.at("sum", "Adagrad");
-      Tensor scratch = mul(grad, grad);
-      sum.add_(scratch);
-      Tensor deviation = sqrt(sum);
-      deviation.add_(options.eps());
-      mul_out(scratch, grad, scalar_tensor(-clr, grad.dtype()));
-      param.add_(scratch.div_(deviation));
-    }
-  }
+    Tensor& sum = state.at("sum", "Adagrad");
+    Tensor scratch = mul(grad, grad);
+    sum.add_(scratch);
+    Tensor deviation = sqrt(sum);
+    deviation.add_(options.eps());
+    mul_out(scratch, grad, scalar_tensor(-clr, grad.dtype()));
+    param.add_(scratch.div_(deviation));
+  });
 }
 
 }  // namespace ember::optim

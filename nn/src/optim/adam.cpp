@@ -4,10 +4,9 @@
 #include <cmath>
 
 #include "ember/optim/adamw.h"
-#include "ember/tensor/autograd_graph.h"
-#include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
 #include "rounding.h"
+#include "step_support.h"
 
 namespace ember::optim {
 namespace {
@@ -28,12 +27,6 @@ const std::vector<OptionSpec>& adam_specs() {
 const std::vector<OptionSpec>& adamw_specs() {
   static const std::vector<OptionSpec> specs = adam_family_specs(1e-2);
   return specs;
-}
-
-std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
-  std::vector<ParamGroup> groups;
-  groups.emplace_back(std::move(params));
-  return groups;
 }
 
 const std::vector<std::string> kStateNames = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
@@ -63,11 +56,8 @@ void update(Tensor& param, ParamState& state, const Hyperparameters<Options>& h,
   Tensor& exp_avg_sq = state.at("exp_avg_sq", optimizer);
   state.step += 1;
 
-  Tensor grad = h.maximize ? neg(param.grad()) : param.grad();
-  if (h.weight_decay != 0.0) {
-    if (decoupled_weight_decay) param.mul_(1.0 - rounded(h.lr * h.weight_decay));
-    else grad = add(grad, param, h.weight_decay);
-  }
+  if (decoupled_weight_decay && h.weight_decay != 0.0) param.mul_(1.0 - rounded(h.lr * h.weight_decay));
+  const Tensor grad = descent_gradient(param, h.maximize, decoupled_weight_decay ? 0.0 : h.weight_decay);
   exp_avg.mul_(h.beta1).add_(grad, 1.0 - h.beta1);
   Tensor scratch = mul(grad, 1.0 - h.beta2);
   exp_avg_sq.mul_(h.beta2).add_(scratch.mul_(grad));
@@ -101,13 +91,9 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone(), {kStateNames, kFloat64}) {}
 
 void Adam::step() {
-  autograd::NoGradGuard no_grad;
-  for (ParamGroup& group : param_groups()) {
-    const Hyperparameters hyperparameters(group.options_as<AdamOptions>());
-    for (Tensor& param : group.params()) {
-      if (param.grad().defined()) update(param, state_for(param), hyperparameters, false, "Adam");
-    }
-  }
+  for_each_param_with_grad<AdamOptions>(param_groups(), [&](Tensor& param, const AdamOptions& options) {
+    update(param, state_for(param), Hyperparameters(options), false, "Adam");
+  });
 }
 
 AdamW::AdamW(std::vector<Tensor> params, const AdamWOptions& defaults)
@@ -117,13 +103,9 @@ AdamW::AdamW(std::vector<ParamGroup> groups, const AdamWOptions& defaults)
     : Optimizer(std::move(groups), defaults.clone(), {kStateNames, kFloat64}) {}
 
 void AdamW::step() {
-  autograd::NoGradGuard no_grad;
-  for (ParamGroup& group : param_groups()) {
-    const Hyperparameters hyperparameters(group.options_as<AdamWOptions>());
-    for (Tensor& param : group.params()) {
-      if (param.grad().defined()) update(param, state_for(param), hyperparameters, true, "AdamW");
-    }
-  }
+  for_each_param_with_grad<AdamWOptions>(param_groups(), [&](Tensor& param, const AdamWOptions& options) {
+    update(param, state_for(param), Hyperparameters(options), true, "AdamW");
+  });
 }
 
 }  // namespace ember::optim

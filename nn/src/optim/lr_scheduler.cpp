@@ -32,6 +32,13 @@ int64_t integer(const nn::StateDict& state_dict, const std::string& key, const c
   return static_cast<int64_t>(value);
 }
 
+// A count that must be positive (StepLR's step_size, CosineAnnealingLR's T_max).
+int64_t positive_integer(const nn::StateDict& state_dict, const std::string& key, const char* scheduler) {
+  const int64_t value = integer(state_dict, key, scheduler);
+  EMBER_CHECK(value > 0, "{}.load_state_dict: {} must be positive, got {}", scheduler, key, value);
+  return value;
+}
+
 Tensor scalar(double value) { return scalar_tensor(value, kFloat64); }
 Tensor scalar(int64_t value) { return scalar_tensor(value, kInt64); }
 
@@ -169,9 +176,7 @@ void StepLR::save_hyperparameters(nn::StateDict& state_dict) const {
 }
 
 void StepLR::load_hyperparameters(const nn::StateDict& state_dict) {
-  const int64_t step_size = integer(state_dict, "step_size", name_);
-  EMBER_CHECK(step_size > 0, "StepLR.load_state_dict: step_size must be positive, got {}", step_size);
-  step_size_ = step_size;
+  step_size_ = positive_integer(state_dict, "step_size", name_);
   gamma_ = number(state_dict, "gamma", name_);
 }
 
@@ -284,9 +289,7 @@ void CosineAnnealingLR::save_hyperparameters(nn::StateDict& state_dict) const {
 }
 
 void CosineAnnealingLR::load_hyperparameters(const nn::StateDict& state_dict) {
-  const int64_t T_max = integer(state_dict, "T_max", name_);
-  EMBER_CHECK(T_max > 0, "CosineAnnealingLR.load_state_dict: T_max must be positive, got {}", T_max);
-  T_max_ = T_max;
+  T_max_ = positive_integer(state_dict, "T_max", name_);
   eta_min_ = number(state_dict, "eta_min", name_);
 }
 

@@ -37,10 +37,12 @@ void OptimizerOptions::inherit_unset(const OptimizerOptions& defaults) {
   }
 }
 
-void OptimizerOptions::check_non_negative(size_t index) const {
-  const double number = value(index)[0];
-  EMBER_CHECK(number >= 0.0, "{}: invalid {} value: {} (it must be >= 0)", optimizer_name_, (*specs_)[index].name,
-              number);
+void OptimizerOptions::check_non_negative(std::initializer_list<size_t> indices) const {
+  for (const size_t index : indices) {
+    const double number = value(index)[0];
+    EMBER_CHECK(number >= 0.0, "{}: invalid {} value: {} (it must be >= 0)", optimizer_name_, (*specs_)[index].name,
+                number);
+  }
 }
 
 void OptimizerOptions::check_unit_interval(double number, const char* what) const {
@@ -93,6 +95,12 @@ Tensor& ParamState::add(std::string name, Tensor value) {
 }
 
 // ---------------------------------------------------------------- optimizer
+
+std::vector<ParamGroup> Optimizer::single_group(std::vector<Tensor> params) {
+  std::vector<ParamGroup> groups;
+  groups.emplace_back(std::move(params));
+  return groups;
+}
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults, StateLayout layout)
     : defaults_(std::move(defaults)), layout_(std::move(layout)) {

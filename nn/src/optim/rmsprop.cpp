@@ -1,8 +1,7 @@
 #include "ember/optim/rmsprop.h"
 
-#include "ember/tensor/autograd_graph.h"
-#include "ember/tensor/elementwise.h"
 #include "ember/tensor/factories.h"
+#include "step_support.h"
 
 namespace ember::optim {
 namespace {
@@ -17,22 +16,12 @@ const std::vector<OptionSpec>& rmsprop_specs() {
   return specs;
 }
 
-std::vector<ParamGroup> single_group(std::vector<Tensor> params) {
-  std::vector<ParamGroup> groups;
-  groups.emplace_back(std::move(params));
-  return groups;
-}
-
 }  // namespace
 
 RMSpropOptions::RMSpropOptions() : OptimizerOptions("RMSprop", rmsprop_specs()) {}
 
 void RMSpropOptions::validate() const {
-  check_non_negative(kLr);
-  check_non_negative(kEps);
-  check_non_negative(kMomentum);
-  check_non_negative(kWeightDecay);
-  check_non_negative(kAlpha);
+  check_non_negative({kLr, kEps, kMomentum, kWeightDecay, kAlpha});
 }
 
 RMSprop::RMSprop(std::vector<Tensor> params, const RMSpropOptions& defaults)
@@ -44,53 +33,45 @@ RMSprop::RMSprop(std::vector<ParamGroup> groups, const RMSpropOptions& defaults)
 
 // PyTorch 1.13's _single_tensor_rmsprop; addcmul_/addcdiv_ products are formed in PyTorch's order.
 void RMSprop::step() {
-  autograd::NoGradGuard no_grad;
-  for (ParamGroup& group : param_groups()) {
-    const auto& options = group.options_as<RMSpropOptions>();
+  for_each_param_with_grad<RMSpropOptions>(param_groups(), [&](Tensor& param, const RMSpropOptions& options) {
     const double lr = options.lr();
     const double alpha = options.alpha();
-    const double eps = options.eps();
-    const double weight_decay = options.weight_decay();
     const double momentum = options.momentum();
     const bool centered = options.centered();
-    for (Tensor& param : group.params()) {
-      if (!param.grad().defined()) continue;
-      ParamState& state = state_for(param);
-      if (state.buffers.empty()) {
-        state.step = 0;
-        state.add("square_avg", zeros_like(param));
-        if (momentum > 0.0) state.add("momentum_buffer", zeros_like(param));
-        if (centered) state.add("grad_avg", zeros_like(param));
-      }
-      state.step += 1;
-      Tensor& square_avg = state.at("square_avg", "RMSprop");
-
-      Tensor grad = options.maximize() ? neg(param.grad()) : param.grad();
-      if (weight_decay != 0.0) grad = add(grad, param, weight_decay);
-      Tensor scratch = mul(grad, 1.0 - alpha);
-      square_avg.mul_(alpha).add_(scratch.mul_(grad));
-
-      Tensor average;
-      if (centered) {
-        Tensor& grad_avg = state.at("grad_avg", "RMSprop");
-        grad_avg.mul_(alpha).add_(grad, 1.0 - alpha);
-        // square_avg - grad_avg^2, rounded as PyTorch's square_avg.addcmul(grad_avg, grad_avg, value=-1).
-        average = mul(grad_avg, -1.0).mul_(grad_avg).add_(square_avg).sqrt_();
-      } else {
-        average = sqrt(square_avg);
-      }
-      average.add_(eps);
-
-      if (momentum > 0.0) {
-        Tensor& buffer = state.at("momentum_buffer", "RMSprop");
-        buffer.mul_(momentum).add_(div(grad, average));
-        param.add_(buffer, -lr);
-      } else {
-        mul_out(scratch, grad, scalar_tensor(-lr, grad.dtype()));
-        param.add_(scratch.div_(average));
-      }
+    ParamState& state = state_for(param);
+    if (state.buffers.empty()) {
+      state.step = 0;
+      state.add("square_avg", zeros_like(param));
+      if (momentum > 0.0) state.add("momentum_buffer", zeros_like(param));
+      if (centered) state.add("grad_avg", zeros_like(param));
     }
-  }
+    state.step += 1;
+    Tensor& square_avg = state.at("square_avg", "RMSprop");
+
+    const Tensor grad = descent_gradient(param, options.maximize(), options.weight_decay());
+    Tensor scratch = mul(grad, 1.0 - alpha);
+    square_avg.mul_(alpha).add_(scratch.mul_(grad));
+
+    Tensor average;
+    if (centered) {
+      Tensor& grad_avg = state.at("grad_avg", "RMSprop");
+      grad_avg.mul_(alpha).add_(grad, 1.0 - alpha);
+      // square_avg - grad_avg^2, rounded as PyTorch's square_avg.addcmul(grad_avg, grad_avg, value=-1).
+      average = mul(grad_avg, -1.0).mul_(grad_avg).add_(square_avg).sqrt_();
+    } else {
+      average = sqrt(square_avg);
+    }
+    average.add_(options.eps());
+
+    if (momentum > 0.0) {
+      Tensor& buffer = state.at("momentum_buffer", "RMSprop");
+      buffer.mul_(momentum).add_(div(grad, average));
+      param.add_(buffer, -lr);
+    } else {
+      mul_out(scratch, grad, scalar_tensor(-lr, grad.dtype()));
+      param.add_(scratch.div_(average));
+    }
+  });
 }
 
 }  // namespace ember::optim

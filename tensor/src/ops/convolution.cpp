@@ -276,7 +276,7 @@ Convolution describe(const char* op, bool transposed, int64_t spatial_dims, cons
 
 Tensor bias_view(const Tensor& bias) { return bias.view({1, bias.size(0), 1, 1}); }
 
-// conv2d's forward, and conv_transpose2d's input gradient (without bias): side = W (*) image.
+// conv2d's forward: side = W (*) image + bias.
 void unfold_multiply(const Convolution& conv, const Tensor& image, const Tensor& weight, const Tensor& bias,
                      const Tensor& side) {
   Chunks chunks(conv.geometry, conv.groups, weight.size(0), image.size(0), image.options());
@@ -288,7 +288,7 @@ void unfold_multiply(const Convolution& conv, const Tensor& image, const Tensor&
   });
 }
 
-// conv_transpose2d's forward, and conv2d's input gradient (without bias): the adjoint of the above.
+// conv_transpose2d's forward: the adjoint of the above, plus bias.
 void multiply_fold(const Convolution& conv, const Tensor& side, const Tensor& weight, const Tensor& bias,
                    const Tensor& image) {
   Chunks chunks(conv.geometry, conv.groups, weight.size(0), image.size(0), image.options());

@@ -69,25 +69,29 @@ struct SoftmaxOptions {
   EMBER_ARG(int64_t, dim);
 };
 
-class SoftmaxImpl : public Module {
+using LogSoftmaxOptions = SoftmaxOptions;
+
+// Softmax and LogSoftmax: normalise over options.dim().
+class SoftmaxModule : public Module {
  public:
-  explicit SoftmaxImpl(const SoftmaxOptions& options) : options(options) {}
-  Tensor forward(const Tensor& input) override;
+  explicit SoftmaxModule(const SoftmaxOptions& options) : options(options) {}
+  // "Softmax(dim=1)".
   void pretty_print(std::ostream& stream) const override;
 
   SoftmaxOptions options;
 };
+
+class SoftmaxImpl : public SoftmaxModule {
+ public:
+  using SoftmaxModule::SoftmaxModule;
+  Tensor forward(const Tensor& input) override;
+};
 EMBER_MODULE(Softmax);
 
-using LogSoftmaxOptions = SoftmaxOptions;
-
-class LogSoftmaxImpl : public Module {
+class LogSoftmaxImpl : public SoftmaxModule {
  public:
-  explicit LogSoftmaxImpl(const LogSoftmaxOptions& options) : options(options) {}
+  using SoftmaxModule::SoftmaxModule;
   Tensor forward(const Tensor& input) override;
-  void pretty_print(std::ostream& stream) const override;
-
-  LogSoftmaxOptions options;
 };
 EMBER_MODULE(LogSoftmax);
 

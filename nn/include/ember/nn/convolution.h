@@ -10,9 +10,11 @@
 
 namespace ember::nn {
 
-template <size_t D>
-struct ConvOptions {
-  ConvOptions(int64_t in_channels, int64_t out_channels, ExpandingArray<D> kernel_size)
+// What every convolution's options hold; Derived is the options struct that setters return.
+template <size_t D, class Derived>
+struct ConvOptionsBase {
+  using Chained = Derived;
+  ConvOptionsBase(int64_t in_channels, int64_t out_channels, ExpandingArray<D> kernel_size)
       : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
   EMBER_ARG(int64_t, in_channels);
   EMBER_ARG(int64_t, out_channels);
@@ -23,24 +25,20 @@ struct ConvOptions {
   EMBER_ARG(int64_t, groups) = 1;
   EMBER_ARG(bool, bias) = true;
 };
+
+template <size_t D>
+struct ConvOptions : ConvOptionsBase<D, ConvOptions<D>> {
+  using ConvOptionsBase<D, ConvOptions<D>>::ConvOptionsBase;
+};
 using Conv1dOptions = ConvOptions<1>;
 using Conv2dOptions = ConvOptions<2>;
 
 template <size_t D>
-struct ConvTransposeOptions {
-  ConvTransposeOptions(int64_t in_channels, int64_t out_channels, ExpandingArray<D> kernel_size)
-      : in_channels_(in_channels), out_channels_(out_channels), kernel_size_(kernel_size) {}
-  EMBER_ARG(int64_t, in_channels);
-  EMBER_ARG(int64_t, out_channels);
-  EMBER_ARG(ExpandingArray<D>, kernel_size);
-  EMBER_ARG(ExpandingArray<D>, stride) = 1;
-  EMBER_ARG(ExpandingArray<D>, padding) = 0;
+struct ConvTransposeOptions : ConvOptionsBase<D, ConvTransposeOptions<D>> {
+  using ConvOptionsBase<D, ConvTransposeOptions<D>>::ConvOptionsBase;
   // Extra size added to one side of the output, to pick among the sizes a strided conv maps
   // to the same input size.
   EMBER_ARG(ExpandingArray<D>, output_padding) = 0;
-  EMBER_ARG(int64_t, groups) = 1;
-  EMBER_ARG(bool, bias) = true;
-  EMBER_ARG(ExpandingArray<D>, dilation) = 1;
 };
 using ConvTranspose2dOptions = ConvTransposeOptions<2>;
 
@@ -60,29 +58,32 @@ class ConvModule : public Module {
                        IntArrayRef weight_shape, bool with_bias);
 };
 
-// input [N, C_in, L] or [C_in, L].
-class Conv1dImpl : public ConvModule {
+// Conv1d and Conv2d: one layer over D spatial dimensions.
+template <size_t D>
+class ConvNdImpl : public ConvModule {
  public:
-  Conv1dImpl(int64_t in_channels, int64_t out_channels, ExpandingArray<1> kernel_size)
-      : Conv1dImpl(Conv1dOptions(in_channels, out_channels, kernel_size)) {}
-  explicit Conv1dImpl(const Conv1dOptions& options);
+  ConvNdImpl(int64_t in_channels, int64_t out_channels, ExpandingArray<D> kernel_size)
+      : ConvNdImpl(ConvOptions<D>(in_channels, out_channels, kernel_size)) {}
+  explicit ConvNdImpl(const ConvOptions<D>& options);
   Tensor forward(const Tensor& input) override;
   void pretty_print(std::ostream& stream) const override;
 
-  Conv1dOptions options;
+  ConvOptions<D> options;
+};
+extern template class ConvNdImpl<1>;
+extern template class ConvNdImpl<2>;
+
+// input [N, C_in, L] or [C_in, L].
+class Conv1dImpl : public ConvNdImpl<1> {
+ public:
+  using ConvNdImpl<1>::ConvNdImpl;
 };
 EMBER_MODULE(Conv1d);
 
 // input [N, C_in, H, W] or [C_in, H, W].
-class Conv2dImpl : public ConvModule {
+class Conv2dImpl : public ConvNdImpl<2> {
  public:
-  Conv2dImpl(int64_t in_channels, int64_t out_channels, ExpandingArray<2> kernel_size)
-      : Conv2dImpl(Conv2dOptions(in_channels, out_channels, kernel_size)) {}
-  explicit Conv2dImpl(const Conv2dOptions& options);
-  Tensor forward(const Tensor& input) override;
-  void pretty_print(std::ostream& stream) const override;
-
-  Conv2dOptions options;
+  using ConvNdImpl<2>::ConvNdImpl;
 };
 EMBER_MODULE(Conv2d);
 

@@ -16,7 +16,7 @@
  public:                                            \
   auto& name(const T& new_##name) {                 \
     this->name##_ = new_##name;                     \
-    return *this;                                   \
+    return ::ember::nn::detail::chained(*this);     \
   }                                                 \
   const T& name() const noexcept { return name##_; } \
                                                     \
@@ -24,6 +24,21 @@
   T name##_
 
 namespace ember::nn {
+namespace detail {
+
+// What a setter returns, so that calls chain: the options themselves, or, for options that share
+// a base (`using Chained = Derived;` in the base), the derived options, so that
+// `ConvTranspose2dOptions(...).stride(2).output_padding(1)` still finds output_padding.
+template <class Options>
+auto& chained(Options& options) {
+  if constexpr (requires { typename Options::Chained; }) {
+    return static_cast<typename Options::Chained&>(options);
+  } else {
+    return options;
+  }
+}
+
+}  // namespace detail
 
 // D sizes (kernel, stride, padding, ...) given as one value for every dimension or one each.
 template <size_t D>

@@ -47,12 +47,11 @@ class AdamFamilyOptions : public OptimizerOptions {
 
 template <class Self>
 void AdamFamilyOptions<Self>::validate() const {
-  check_non_negative(kLr);
-  check_non_negative(kEps);
+  check_non_negative({kLr, kEps});
   const auto [beta1, beta2] = betas();
   check_unit_interval(beta1, "beta1 (betas.first)");
   check_unit_interval(beta2, "beta2 (betas.second)");
-  check_non_negative(kWeightDecay);
+  check_non_negative({kWeightDecay});
 }
 
 // lr 1e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0, amsgrad and maximize off. The

@@ -19,6 +19,7 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -73,8 +74,9 @@ class OptimizerOptions {
   bool flag(size_t index) const { return value(index)[0] != 0.0; }
   void set_number(size_t index, double number) { set_value(index, {number, 0.0}); }
   void set_flag(size_t index, bool flag) { set_value(index, {flag ? 1.0 : 0.0, 0.0}); }
-  // validate() helpers: the option must be >= 0 (NaN fails), or lie in [0, 1).
-  void check_non_negative(size_t index) const;
+  // validate() helpers: each option must be >= 0 (NaN fails), checked in the order given, or a
+  // value must lie in [0, 1).
+  void check_non_negative(std::initializer_list<size_t> indices) const;
   void check_unit_interval(double value, const char* what) const;
 
  private:
@@ -187,6 +189,8 @@ class Optimizer {
   };
 
   Optimizer(std::vector<ParamGroup> groups, std::unique_ptr<OptimizerOptions> defaults, StateLayout layout);
+  // The one group a constructor given a plain parameter list makes.
+  static std::vector<ParamGroup> single_group(std::vector<Tensor> params);
 
   ParamState* find_state(const Tensor& param);
   // The state of param, made empty on first use.
