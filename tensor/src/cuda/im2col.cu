@@ -35,17 +35,6 @@ __global__ void col2im_kernel(UnfoldGeometry geometry, int64_t images, const T* 
   }
 }
 
-// Runs launch(TypeTag<T>) for the floating dtype of args on the backend's current stream.
-template <class Launch>
-void launch_floating(int device, DType dtype, const char* op, const Launch& launch) {
-  DeviceGuard guard(device);
-  visit_dtype(dtype, [&]<class T>(TypeTag<T> tag) {
-    if constexpr (is_floating_v<T>) launch(tag, current_stream_handle(device));
-    else fail("{}: expected a floating dtype, got {}", op, name(dtype));
-  });
-  check_launch(op);
-}
-
 }  // namespace
 
 void CudaBackend::im2col(const UnfoldArgs& args) {

@@ -27,6 +27,18 @@ __global__ void elementwise_kernel(ElementwisePlan plan, HostOperands host, F f)
   for (int64_t i = thread_index(); i < plan.numel; i += grid_size()) apply_element<Out, In...>(plan, host, i, f);
 }
 
+// Runs launch(TypeTag<T>, stream) for a floating dtype on the device's current stream; other
+// dtypes are an error naming the op.
+template <class Launch>
+void launch_floating(int device, DType dtype, const char* op, const Launch& launch) {
+  DeviceGuard guard(device);
+  visit_dtype(dtype, [&]<class T>(TypeTag<T> tag) {
+    if constexpr (is_floating_v<T>) launch(tag, current_stream_handle(device));
+    else fail("{}: expected a floating dtype, got {}", op, name(dtype));
+  });
+  check_launch(op);
+}
+
 // out = f(in...) over the plan; Out and In are the operands' storage types.
 template <class Out, class... In, class F>
 void launch_elementwise(const ElementwisePlan& plan, const F& f, const char* op) {

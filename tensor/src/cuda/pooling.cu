@@ -44,16 +44,6 @@ __global__ void pool_backward_kernel(PoolKind kind, PoolWindow window, int64_t p
   }
 }
 
-template <class Launch>
-void launch_floating(int device, DType dtype, const char* op, const Launch& launch) {
-  DeviceGuard guard(device);
-  visit_dtype(dtype, [&]<class T>(TypeTag<T> tag) {
-    if constexpr (is_floating_v<T>) launch(tag, current_stream_handle(device));
-    else fail("{}: expected a floating dtype, got {}", op, name(dtype));
-  });
-  check_launch(op);
-}
-
 }  // namespace
 
 void CudaBackend::pool2d(const PoolArgs& args) {
