@@ -22,8 +22,8 @@ struct NodeState {
   Tensor buffer;
   bool queued = false;
   bool discovered = false;
-  bool leads_to_capture = true;  // grad(): false when no captured node lies below this one
-  int64_t capture_index = -1;    // grad(): where the gradient arriving here is returned
+  bool leads_to_capture = true;        // grad(): false when no captured node lies below this one
+  std::vector<size_t> capture_indices;  // grad(): the inputs whose gradient arrives here
 };
 
 struct ReadyOrder {
@@ -83,12 +83,16 @@ class GraphTask {
   GraphTask(bool retain_graph) : retain_graph_(retain_graph) {}
 
   void add_root(const Edge& edge, Tensor grad) {
+    keep_alive(edge.node);
     roots_.push_back(edge.node.get());
     accumulate(states_[edge.node.get()].buffer, std::move(grad));
   }
 
-  // grad(): the gradient arriving at `node` is returned instead of being applied.
-  void capture(Node* node, int64_t index) { states_[node].capture_index = index; }
+  // grad(): the gradient arriving at `node` is returned for input `index` instead of being applied.
+  void capture(const std::shared_ptr<Node>& node, size_t index) {
+    keep_alive(node);
+    states_[node.get()].capture_indices.push_back(index);
+  }
 
   std::vector<Tensor> run(size_t capture_count) {
     count_dependencies();
@@ -161,7 +165,7 @@ class GraphTask {
       for (const Edge& edge : (*it)->next_edges()) {
         if (!edge.node) continue;
         const State& child = states_[edge.node.get()];
-        leads_to_capture = leads_to_capture || child.capture_index >= 0 || child.leads_to_capture;
+        leads_to_capture = leads_to_capture || !child.capture_indices.empty() || child.leads_to_capture;
       }
       states_[*it].leads_to_capture = leads_to_capture;
     }
@@ -170,6 +174,8 @@ class GraphTask {
   void execute(Node& node, std::priority_queue<Node*, std::vector<Node*>, ReadyOrder>& ready) {
     State& state = states_[&node];
     Tensor grad = std::move(state.buffer);
+    // As PyTorch 1.13: grad() returns what arrives, before the tensor's own hooks run.
+    for (const size_t index : state.capture_indices) captured_[index] = grad;
     if (grad.defined() && node.output_hooks()) {
       // Copy: a hook may register or remove hooks.
       const auto hooks = node.output_hooks()->grad_hooks;
@@ -179,9 +185,6 @@ class GraphTask {
       }
     }
     TensorList input_grads;
-    if (state.capture_index >= 0) {
-      captured_[state.capture_index] = grad;
-    }
     const bool capturing = !captured_.empty();
     const bool skip = !grad.defined() || (capturing && (!state.leads_to_capture || node.is_accumulator()));
     if (!skip) {
@@ -207,7 +210,12 @@ class GraphTask {
     }
   }
 
+  // A leaf's accumulator is owned only by the graphs that reach it: one made for a root or a
+  // captured input must live until the run ends.
+  void keep_alive(const std::shared_ptr<Node>& node) { owned_.push_back(node); }
+
   bool retain_graph_;
+  std::vector<std::shared_ptr<Node>> owned_;
   std::vector<Node*> roots_;
   std::vector<Node*> visited_;
   NodeStates states_;
@@ -260,7 +268,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   for (size_t i = 0; i < inputs.size(); ++i) {
     EMBER_CHECK(inputs[i].defined() && inputs[i].requires_grad(),
                 "grad: input {} does not require grad, so it has no gradient", i);
-    task.capture(gradient_edge(inputs[i]).node.get(), static_cast<int64_t>(i));
+    task.capture(gradient_edge(inputs[i]).node, i);
   }
   std::vector<Tensor> result = task.run(inputs.size());
   for (size_t i = 0; i < inputs.size(); ++i) {

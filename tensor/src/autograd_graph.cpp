@@ -110,7 +110,16 @@ TensorList AccumulateGrad::apply(const Tensor& grad_output) {
 
 Edge gradient_edge(const Tensor& tensor) {
   AutogradMeta& meta = tensor.impl().autograd_meta();
-  if (meta.grad_fn) return Edge{meta.grad_fn};
+  if (meta.grad_fn) {
+    // PyTorch rebases a view's history when its base is modified in place; Ember does not, so
+    // using such a view would give a silently wrong gradient.
+    EMBER_CHECK(!tensor.impl().is_view || tensor.storage()->recorded_rewrites.load() == meta.rewrites_seen,
+                "{}: this view (shape {}) was made before its base was modified by an in-place operation that "
+                "autograd recorded, so its recorded history is stale; take the view again after the in-place "
+                "operation, or use the out-of-place form of that operation",
+                meta.grad_fn->name(), to_string(tensor.sizes()));
+    return Edge{meta.grad_fn};
+  }
   std::shared_ptr<Node> accumulator = meta.grad_accumulator.lock();
   if (!accumulator) {
     accumulator = std::make_shared<AccumulateGrad>(tensor.impl_ptr());
@@ -120,7 +129,16 @@ Edge gradient_edge(const Tensor& tensor) {
 }
 
 void set_history(const Tensor& output, std::shared_ptr<Node> node) {
-  output.impl().autograd_meta().grad_fn = std::move(node);
+  AutogradMeta& meta = output.impl().autograd_meta();
+  // An in-place op gives the tensor a new grad_fn; a retained gradient follows it, as in PyTorch.
+  const bool moves_retained_grad = meta.retains_grad && meta.grad_fn;
+  if (moves_retained_grad) {
+    meta.retain_grad_hook.remove();
+    meta.retains_grad = false;
+  }
+  meta.grad_fn = std::move(node);
+  if (output.impl().is_view) meta.rewrites_seen = output.storage()->recorded_rewrites.load();
+  if (moves_retained_grad) output.retain_grad();
 }
 
 SavedTensor::SavedTensor(const Tensor& tensor) {
@@ -241,7 +259,7 @@ void Tensor::retain_grad() const {
   if (is_leaf() || retains_grad()) return;
   impl().autograd_meta().retains_grad = true;
   std::weak_ptr<TensorImpl> weak_self = impl_ptr();
-  register_grad_hook([weak_self](const Tensor& grad) {
+  impl().autograd_meta().retain_grad_hook = register_grad_hook([weak_self](const Tensor& grad) {
     if (const std::shared_ptr<TensorImpl> self = weak_self.lock()) {
       Tensor& stored = self->autograd_meta().grad;
       if (stored.defined()) stored = stored + grad;

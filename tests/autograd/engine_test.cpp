@@ -266,6 +266,60 @@ TEST(Engine, RandomFillsFollowTheInPlaceRules) {
   EXPECT_TRUE(allclose(weight.grad(), hidden.detach()));
 }
 
+TEST(Engine, BackwardOnALeafAccumulatesIntoItself) {
+  Tensor x = ones({3}).requires_grad_();
+  x.backward(full({3}, 2.0f));
+  EXPECT_TRUE(allclose(x.grad(), full({3}, 2.0f)));
+  Tensor scalar = full({}, 3.0).requires_grad_();
+  scalar.backward();
+  EXPECT_DOUBLE_EQ(scalar.grad().item<double>(), 1.0);
+  const std::vector<Tensor> grads = autograd::grad({scalar}, {scalar});
+  EXPECT_DOUBLE_EQ(grads[0].item<double>(), 1.0);
+}
+
+TEST(Engine, GradAcceptsTheSameInputTwice) {
+  Tensor x = ones({3}, kFloat64).requires_grad_();
+  const std::vector<Tensor> grads = autograd::grad({(x * 2).sum()}, {x, x});
+  EXPECT_TRUE(allclose(grads[0], full({3}, 2.0, kFloat64)));
+  EXPECT_TRUE(allclose(grads[1], full({3}, 2.0, kFloat64)));
+}
+
+TEST(Engine, GradReturnsWhatArrivesBeforeTheInputsOwnHooks) {
+  // PyTorch 1.13: autograd.grad((y*y).sum(), [y]) is 2y whatever y's hooks do.
+  Tensor x = ones({2}, kFloat64).requires_grad_();
+  Tensor y = x * 2;
+  y.register_hook([](const Tensor& grad) { return grad * 10; });
+  EXPECT_TRUE(allclose(autograd::grad({(y * y).sum()}, {y})[0], full({2}, 4.0, kFloat64)));
+}
+
+TEST(Engine, RetainedGradientFollowsAnInPlaceOp) {
+  Tensor x = ones({2}).requires_grad_();
+  Tensor y = x * 2;
+  y.retain_grad();
+  y.mul_(3);
+  y.sum().backward();
+  EXPECT_TRUE(allclose(y.grad(), ones({2})));  // d sum / d (new y), as PyTorch
+  EXPECT_TRUE(allclose(x.grad(), full({2}, 6.0f)));
+}
+
+TEST(Engine, AViewOfATensorModifiedInPlaceAfterwardsIsRefused) {
+  // PyTorch rebases the view's history; Ember refuses instead of giving a stale gradient.
+  Tensor w = tensor(std::vector<float>{-1, 2, -3, 4}).requires_grad_();
+  Tensor hidden = w * 1.0;
+  Tensor front = hidden.narrow(0, 0, 2);
+  Tensor used_before = front.sum();  // recorded before the in-place write: still fine
+  hidden.relu_();
+  try {
+    front.sum();
+    FAIL() << "a stale view must be refused";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("in-place"), std::string::npos) << error.what();
+  }
+  Tensor fresh = hidden.narrow(0, 0, 2);  // taken after the write: carries the new history
+  (fresh.sum() + used_before).backward();
+  EXPECT_TRUE(allclose(w.grad(), tensor(std::vector<float>{1, 2, 0, 0})));
+}
+
 TEST(Engine, GradcheckPassesForMulAddAndCatchesAWrongGradient) {
   Tensor a = randn({3, 4}, kFloat64).requires_grad_();
   Tensor b = randn({4}, kFloat64).requires_grad_();

@@ -366,3 +366,20 @@ TEST(LossModules, WeightsAreBuffersUnderPyTorchsKeys) {
 
 }  // namespace
 }  // namespace ember::nn
+
+namespace ember {
+namespace {
+
+TEST(CrossEntropy, EveryTargetIgnoredGivesAZeroGradientNotNaN) {
+  // A batch that is all padding: PyTorch's loss is NaN (0 / 0) but its input gradient is 0, so
+  // one such batch does not poison the parameters.
+  Tensor logits = randn({4, 3}).requires_grad_();
+  const Tensor targets = full({4}, -100, kInt64);
+  Tensor loss = nn::functional::cross_entropy(logits, targets);
+  EXPECT_TRUE(std::isnan(loss.item<double>()));
+  loss.backward();
+  EXPECT_TRUE(equal(logits.grad(), zeros({4, 3})));
+}
+
+}  // namespace
+}  // namespace ember

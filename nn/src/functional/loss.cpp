@@ -236,7 +236,12 @@ Tensor checked_nll_loss(const Tensor& input, const Tensor& target, const Tensor&
           if (reduction == Reduction::Mean) {
             coefficient = total_weight.defined() ? coefficient / total_weight.unpack(node) : coefficient / count;
           }
-          if (term_weight.defined()) coefficient = coefficient * term_weight.unpack(node);
+          if (term_weight.defined()) {
+            const Tensor weights = term_weight.unpack(node);
+            // Ignored targets get exactly zero, also when every target is ignored and the mean
+            // divides by a total weight of 0 (PyTorch's gradient is 0 there, not NaN).
+            coefficient = masked_fill(coefficient * weights, eq(weights, 0), 0);
+          }
           coefficient = coefficient.expand(target_sizes).unsqueeze(class_dim);
           Tensor grad_input = zeros(input_sizes, options);
           grad_input.scatter_add_(class_dim, index.unpack(node), coefficient.to(options.dtype_value));

@@ -175,6 +175,7 @@ bool check_inplace(const Tensor& self, std::initializer_list<const Tensor*> oper
               "{}: in-place operation on a view (shape {}) that takes part in autograd is not supported (the view "
               "or an operand requires grad); use the out-of-place form, e.g. y = {}(...) instead of y.{}(...)",
               op, to_string(self.sizes()), std::string_view(op).substr(0, std::string_view(op).size() - 1), op);
+  if (records) self.storage()->recorded_rewrites.fetch_add(1, std::memory_order_relaxed);
   return records;
 }
 

@@ -125,6 +125,8 @@ struct AutogradMeta {
   std::shared_ptr<Node> grad_fn;                  // null for leaves
   std::weak_ptr<Node> grad_accumulator;           // a leaf's AccumulateGrad while a graph uses it
   std::shared_ptr<HookList> hooks;                // a leaf's hooks (a non-leaf's live on its grad_fn)
+  HookHandle retain_grad_hook;                    // moves to the new grad_fn after an in-place op
+  uint32_t rewrites_seen = 0;                     // a view's storage.recorded_rewrites when it was made
 };
 
 // A tensor kept for the backward pass, with the storage version it had then: using it after an

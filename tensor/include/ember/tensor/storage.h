@@ -60,6 +60,9 @@ struct StorageImpl {
   Device device;
   // Bumped by every in-place write; autograd compares it against the value saved at forward time.
   std::atomic<uint32_t> version{0};
+  // Bumped by in-place writes that autograd records (a new history for the written tensor): a
+  // view made before such a write still carries the old history, so autograd refuses to use it.
+  std::atomic<uint32_t> recorded_rewrites{0};
 };
 
 using Storage = std::shared_ptr<StorageImpl>;
