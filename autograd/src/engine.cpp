@@ -100,7 +100,7 @@ class GraphTask {
     captured_.resize(capture_count);
     std::priority_queue<Node*, std::vector<Node*>, ReadyOrder> ready;
     for (Node* root : roots_) {
-      State& state = states_[root];
+      NodeState& state = states_[root];
       if (state.dependencies == 0 && !state.queued) {
         state.queued = true;
         ready.push(root);
@@ -115,8 +115,6 @@ class GraphTask {
   }
 
  private:
-  using State = NodeState;
-
   void count_dependencies() {
     std::vector<Node*> stack;
     for (Node* root : roots_) {
@@ -132,7 +130,7 @@ class GraphTask {
       for (const Edge& edge : node->next_edges()) {
         Node* child = edge.node.get();
         if (child == nullptr) continue;
-        State& state = states_[child];
+        NodeState& state = states_[child];
         ++state.dependencies;
         if (!state.discovered) {
           state.discovered = true;
@@ -164,7 +162,7 @@ class GraphTask {
       bool leads_to_capture = false;
       for (const Edge& edge : (*it)->next_edges()) {
         if (!edge.node) continue;
-        const State& child = states_[edge.node.get()];
+        const NodeState& child = states_[edge.node.get()];
         leads_to_capture = leads_to_capture || !child.capture_indices.empty() || child.leads_to_capture;
       }
       states_[*it].leads_to_capture = leads_to_capture;
@@ -172,7 +170,7 @@ class GraphTask {
   }
 
   void execute(Node& node, std::priority_queue<Node*, std::vector<Node*>, ReadyOrder>& ready) {
-    State& state = states_[&node];
+    NodeState& state = states_[&node];
     Tensor grad = std::move(state.buffer);
     // As PyTorch 1.13: grad() returns what arrives, before the tensor's own hooks run.
     for (const size_t index : state.capture_indices) captured_[index] = grad;
@@ -199,7 +197,7 @@ class GraphTask {
     for (size_t i = 0; i < edges.size(); ++i) {
       Node* child = edges[i].node.get();
       if (child == nullptr) continue;
-      State& child_state = states_[child];
+      NodeState& child_state = states_[child];
       if (!input_grads.empty() && input_grads[i].defined()) {
         accumulate(child_state.buffer, conform(std::move(input_grads[i]), node.input_info()[i], node));
       }

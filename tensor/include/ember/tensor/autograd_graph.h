@@ -164,13 +164,11 @@ TensorList LambdaNode<Backward>::apply(const Tensor& grad_output) {
   return (*backward_)(grad_output);
 }
 
-// True when an op with these inputs must record a node.
-inline bool requires_grad_any(std::initializer_list<const Tensor*> inputs);
-
 // The edge a gradient for `tensor` flows into: its grad_fn, or its leaf accumulator.
 Edge gradient_edge(const Tensor& tensor);
 
-// Attaches `node` as the grad_fn of `output` (which must be a fresh tensor the op made).
+// Attaches `node` as the grad_fn of `output`: a fresh result, or the target of an in-place op
+// (whose retained gradient then follows the new node).
 void set_history(const Tensor& output, std::shared_ptr<Node> node);
 
 // Records `backward` as the grad_fn of `output`. `backward(grad_output)` returns one gradient per
@@ -184,6 +182,7 @@ void record_backward(const char* name, const Tensor& output, std::initializer_li
   set_history(output, std::move(node));
 }
 
+// True when an op with these inputs must record a node.
 inline bool requires_grad_any(std::initializer_list<const Tensor*> inputs) {
   if (!GradMode::is_enabled()) return false;
   for (const Tensor* input : inputs) {
