@@ -29,7 +29,7 @@ class Fixture {
   // A number from a one-element dataset, or from an attribute when path is "object@name".
   double number(const std::string& path) const;
   double attribute(const std::string& object_path, const std::string& name) const;
-  // A string attribute ("object@name") or a string dataset.
+  // A string attribute ("object@name").
   std::string text(const std::string& path) const;
   // The names of a group's members, sorted; "" or "/" is the root.
   std::vector<std::string> children(const std::string& group) const;

@@ -1,0 +1,130 @@
+#pragma once
+// Hdf5File: tensors and attributes in an HDF5 file, addressed by path ("model/fc1.weight").
+// Datasets, checkpoints, the ember-data tool and the test fixtures all go through this one
+// wrapper, so every HDF5 failure becomes an ember::Error naming the file, the object and HDF5's
+// own reason. Debian's libhdf5 is a thread-safe build: every call takes the library's global
+// lock, so callers keep their work between calls (decoding, copying) outside it.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ember/tensor/tensor.h"
+
+namespace ember::io {
+
+enum class FileMode {
+  Read,       // the file must exist
+  ReadWrite,  // the file must exist
+  Create,     // a new file; an existing one is truncated
+};
+
+// How a new dataset is stored. chunk_rows > 0 chunks it along axis 0 (a chunk holds that many
+// rows, whole along the other axes); deflate needs chunking.
+struct DatasetLayout {
+  int64_t chunk_rows = 0;
+  int deflate_level = 0;  // 0: none, 1-9: zlib level
+};
+
+struct DatasetInfo {
+  DType dtype = kFloat32;
+  DimVector shape;        // empty for a scalar dataset
+  DimVector chunk_shape;  // empty when stored contiguously
+  int deflate_level = 0;  // 0 when not compressed
+};
+
+class Hdf5Dataset;
+
+class Hdf5File {
+ public:
+  Hdf5File(const std::string& path, FileMode mode);
+  ~Hdf5File();
+  Hdf5File(Hdf5File&&) noexcept;
+  Hdf5File& operator=(Hdf5File&&) noexcept;
+  Hdf5File(const Hdf5File&) = delete;
+  Hdf5File& operator=(const Hdf5File&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // True when a dataset or group exists at path (a missing intermediate group answers false).
+  bool has(const std::string& path) const;
+  bool is_dataset(const std::string& path) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  // The names of a group's members, sorted; "" or "/" is the root.
+  std::vector<std::string> children(const std::string& group) const;
+
+  Hdf5Dataset dataset(const std::string& path) const;
+  DatasetInfo info(const std::string& path) const;
+  // The whole dataset as a new contiguous CPU tensor of the stored dtype.
+  Tensor read(const std::string& path) const;
+  // Writes tensor (any device, any strides) as a new dataset; intermediate groups are created.
+  // An existing dataset at path is an error: checkpoints write fresh files.
+  void write(const std::string& path, const Tensor& tensor, DatasetLayout layout = {});
+  // A new dataset of the given shape, filled later with Hdf5Dataset::write_rows.
+  Hdf5Dataset create_dataset(const std::string& path, DType dtype, IntArrayRef shape, DatasetLayout layout = {});
+  void create_group(const std::string& path);
+
+  // Attributes on a group or dataset ("/" is the root). Setting replaces an existing one.
+  void set_attribute(const std::string& object, const std::string& name, int64_t value);
+  void set_attribute(const std::string& object, const std::string& name, double value);
+  void set_attribute(const std::string& object, const std::string& name, const std::string& value);
+  void set_attribute(const std::string& object, const std::string& name, const char* value) {
+    set_attribute(object, name, std::string(value));
+  }
+  int64_t attribute_int(const std::string& object, const std::string& name) const;
+  double attribute_double(const std::string& object, const std::string& name) const;
+  std::string attribute_string(const std::string& object, const std::string& name) const;
+
+  // Pushes buffered data to the operating system (H5Fflush); close() also fsyncs nothing, see
+  // io::sync_file for durability.
+  void flush();
+  // Closes the file and reports a failure to close (where HDF5 writes its last metadata).
+  void close();
+
+  struct Handle;
+
+ private:
+  std::string path_;
+  std::shared_ptr<Handle> handle_;
+};
+
+// One open dataset: keeps its HDF5 handles so that repeated row reads do not reopen it.
+class Hdf5Dataset {
+ public:
+  Hdf5Dataset();
+  ~Hdf5Dataset();
+  Hdf5Dataset(Hdf5Dataset&&) noexcept;
+  Hdf5Dataset& operator=(Hdf5Dataset&&) noexcept;
+  Hdf5Dataset(const Hdf5Dataset&) = delete;
+  Hdf5Dataset& operator=(const Hdf5Dataset&) = delete;
+
+  const DatasetInfo& info() const { return info_; }
+  int64_t rows() const { return info_.shape.empty() ? 1 : info_.shape[0]; }
+  // Bytes of one row (one sample): the element size times the sizes after axis 0.
+  int64_t row_bytes() const;
+  const std::string& path() const { return path_; }
+  const std::string& file_path() const { return file_path_; }
+
+  Tensor read() const;
+  // Rows [start, start + count) into destination, which holds count * row_bytes() bytes.
+  void read_rows(int64_t start, int64_t count, void* destination) const;
+  // The given rows (ascending, no repeats) in that order into destination, with one H5Dread: runs
+  // of consecutive rows become one hyperslab each. Returns the number of runs.
+  int64_t read_rows(std::span<const int64_t> sorted_rows, void* destination) const;
+  // Writes tensor's rows at [start, start + tensor.size(0)); tensor has the dataset's row shape.
+  void write_rows(int64_t start, const Tensor& tensor);
+
+ private:
+  friend class Hdf5File;
+  struct Handle;
+  std::string file_path_;
+  std::string path_;
+  DatasetInfo info_;
+  std::unique_ptr<Handle> handle_;
+};
+
+// fsync()s a file (or a directory, so that a rename in it is durable). Throws naming the path.
+void sync_file(const std::string& path);
+
+}  // namespace ember::io

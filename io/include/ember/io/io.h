@@ -1,0 +1,5 @@
+#pragma once
+// ember::io: HDF5 files, sharded datasets, samplers, the DataLoader and checkpoints.
+#include "ember/io/dataset.h"
+#include "ember/io/hdf5_file.h"
+#include "ember/io/sampler.h"

@@ -1,0 +1,160 @@
+#include "ember/io/hdf5_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "ember/tensor/ops.h"
+#include "io/temp_dir.h"
+
+namespace ember::io {
+namespace {
+
+TEST(Hdf5File, TensorsOfEveryDtypeRoundTripBitForBit) {
+  TempDir dir;
+  const std::string path = dir.file("all.h5");
+  const std::vector<DType> dtypes = {kBool, kUInt8, kInt32, kInt64, kFloat16, kBFloat16, kFloat32, kFloat64};
+  {
+    Hdf5File file(path, FileMode::Create);
+    for (DType dtype : dtypes) {
+      const Tensor values = (arange(-6, 6, 1, kFloat64).reshape({3, 4}) * 1.37).to(dtype);
+      file.write(fmt::format("group/{}", name(dtype)), values);
+    }
+    file.write("scalar", full({}, 2.5, kFloat64));
+    file.close();
+  }
+  Hdf5File file(path, FileMode::Read);
+  for (DType dtype : dtypes) {
+    const Tensor expected = (arange(-6, 6, 1, kFloat64).reshape({3, 4}) * 1.37).to(dtype);
+    const Tensor actual = file.read(fmt::format("group/{}", name(dtype)));
+    EXPECT_EQ(actual.dtype(), dtype) << name(dtype);
+    EXPECT_TRUE(equal(actual, expected)) << name(dtype);
+  }
+  const Tensor scalar = file.read("scalar");
+  EXPECT_EQ(scalar.dim(), 0);
+  EXPECT_EQ(scalar.item<double>(), 2.5);
+  EXPECT_EQ(file.children("group").size(), dtypes.size());
+  EXPECT_TRUE(file.is_dataset("group/float32"));
+  EXPECT_FALSE(file.is_dataset("group"));
+  EXPECT_FALSE(file.has("missing/deeper/name"));
+}
+
+TEST(Hdf5File, NonContiguousTensorsAreWrittenInLogicalOrder) {
+  TempDir dir;
+  Hdf5File file(dir.file("t.h5"), FileMode::Create);
+  const Tensor base = arange(12, kFloat32).reshape({3, 4});
+  file.write("transposed", base.t());
+  EXPECT_TRUE(equal(file.read("transposed"), base.t().contiguous()));
+}
+
+TEST(Hdf5File, AttributesOfEachKindRoundTripAndReplace) {
+  TempDir dir;
+  Hdf5File file(dir.file("a.h5"), FileMode::Create);
+  file.set_attribute("/", "format", "ember-checkpoint");
+  file.set_attribute("/", "step", int64_t{41});
+  file.set_attribute("/", "step", int64_t{42});
+  file.set_attribute("/", "lr", 0.125);
+  EXPECT_EQ(file.attribute_string("/", "format"), "ember-checkpoint");
+  EXPECT_EQ(file.attribute_int("/", "step"), 42);
+  EXPECT_EQ(file.attribute_double("/", "lr"), 0.125);
+  EXPECT_TRUE(file.has_attribute("/", "lr"));
+  EXPECT_FALSE(file.has_attribute("/", "missing"));
+  EXPECT_THROW(file.attribute_int("/", "format"), Error);
+  EXPECT_THROW(file.attribute_int("/", "missing"), Error);
+}
+
+TEST(Hdf5File, SortedRowsAreReadWithOneHyperslabPerRun) {
+  TempDir dir;
+  Hdf5File file(dir.file("rows.h5"), FileMode::Create);
+  const Tensor images = arange(100 * 6, kFloat32).reshape({100, 2, 3}).to(kUInt8);
+  file.write("images", images, DatasetLayout{.chunk_rows = 16, .deflate_level = 4});
+  Hdf5Dataset dataset = file.dataset("images");
+  EXPECT_EQ(dataset.info().chunk_shape, (DimVector{16, 2, 3}));
+  EXPECT_EQ(dataset.info().deflate_level, 4);
+  EXPECT_EQ(dataset.row_bytes(), 6);
+
+  const std::vector<int64_t> rows = {3, 4, 5, 17, 40, 41, 99};
+  Tensor batch = empty({7, 2, 3}, kUInt8);
+  EXPECT_EQ(dataset.read_rows(rows, batch.data_ptr()), 4);
+  EXPECT_TRUE(equal(batch, index_select(images, 0, tensor(rows))));
+
+  Tensor range = empty({10, 2, 3}, kUInt8);
+  dataset.read_rows(90, 10, range.data_ptr());
+  EXPECT_TRUE(equal(range, images.slice(0, 90, 100)));
+}
+
+TEST(Hdf5File, BadRowRequestsNameTheDatasetAndRows) {
+  TempDir dir;
+  Hdf5File file(dir.file("rows.h5"), FileMode::Create);
+  file.write("labels", arange(10, kInt64));
+  Hdf5Dataset labels = file.dataset("labels");
+  Tensor out = empty({3}, kInt64);
+  try {
+    labels.read_rows(std::vector<int64_t>{1, 5, 10}, out.data_ptr());
+    FAIL() << "row 10 of 10 was accepted";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("row 10 of 'labels' is out of range (shape [10])"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(labels.read_rows(std::vector<int64_t>{5, 1}, out.data_ptr()), Error);
+  EXPECT_THROW(labels.read_rows(8, 3, out.data_ptr()), Error);
+  EXPECT_THROW(file.write("labels", arange(3, kInt64)), Error);
+}
+
+TEST(Hdf5File, MissingEmptyAndForeignFilesGiveClearErrors) {
+  TempDir dir;
+  try {
+    Hdf5File file(dir.file("absent.h5"), FileMode::Read);
+    FAIL() << "a missing file opened";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("absent.h5' does not exist"), std::string::npos) << error.what();
+  }
+  std::ofstream(dir.file("text.h5")) << "this is not HDF5\n";
+  try {
+    Hdf5File file(dir.file("text.h5"), FileMode::Read);
+    FAIL() << "a text file opened";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("is not an HDF5 file"), std::string::npos) << error.what();
+  }
+  std::ofstream(dir.file("empty.h5")).close();
+  EXPECT_THROW(Hdf5File(dir.file("empty.h5"), FileMode::Read), Error);
+  EXPECT_THROW(Hdf5File(dir.path(), FileMode::Read), Error);
+
+  Hdf5File file(dir.file("ok.h5"), FileMode::Create);
+  try {
+    file.read("no/such/dataset");
+    FAIL();
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("no dataset 'no/such/dataset'"), std::string::npos) << error.what();
+  }
+}
+
+TEST(Hdf5File, TruncatedFileIsRefusedOrFailsOnReadNeverCrashes) {
+  TempDir dir;
+  const std::string path = dir.file("whole.h5");
+  {
+    Hdf5File file(path, FileMode::Create);
+    file.write("weights", randn({256, 64}));
+    file.set_attribute("/", "format", "ember-checkpoint");
+    file.close();
+  }
+  const auto size = std::filesystem::file_size(path);
+  for (double fraction : {0.0, 0.01, 0.1, 0.5, 0.9, 0.999}) {
+    const std::string cut = dir.file(fmt::format("cut-{}.h5", fraction));
+    std::filesystem::copy_file(path, cut);
+    std::filesystem::resize_file(cut, static_cast<uintmax_t>(static_cast<double>(size) * fraction));
+    bool failed = false;
+    try {
+      Hdf5File file(cut, FileMode::Read);
+      file.read("weights");
+    } catch (const Error& error) {
+      failed = true;
+      EXPECT_NE(std::string(error.what()).find("cut-"), std::string::npos) << error.what();
+    }
+    EXPECT_TRUE(failed) << "a file cut to " << fraction << " of its size read without error";
+  }
+}
+
+}  // namespace
+}  // namespace ember::io
