@@ -66,7 +66,20 @@ ROWS += [
     ("autograd: ((x*2+1).relu()).sum().backward(), 4x4", "us", "ember/autograd_4op",
      "best:pytorch/autograd_4op/threads:1/", "PyTorch from Python", "<= 5 us", None),
 ]
+# The data pipeline (issue 4, bench/io_bench.cpp): the loader's shuffled epoch against one big
+# H5Dread of the same bytes per shard and field.
+for data, title, batch in (("mnist", "Fashion-MNIST-shaped [1,28,28] uint8", 64),
+                           ("large", "large [3,224,224] uint8", 32)):
+    for workers in (1, 2):
+        ROWS.append((f"DataLoader {title}, shuffled, batch {batch}, {workers} worker{'s' if workers > 1 else ''}",
+                     "samples/s", f"io/loader/{data}/workers:{workers}", f"io/raw_read/{data}",
+                     "raw: one H5Dread per shard and field", ">= 0.70", lambda ratio: ratio >= 0.70))
 ABSOLUTE_GOALS = {"ember/autograd_4op": lambda microseconds: microseconds <= 5.0}
+# Rows that are a counter of one benchmark rather than a ratio: (row, counter, benchmark, goal).
+COUNTER_ROWS = [
+    ("training loop (MLP step, batch 128, 1 worker): waiting for the next batch", "wait_percent", "io/train_wait",
+     "<= 2 % of step time", lambda percent: percent <= 2.0),
+]
 
 
 def resolve(results, key):
@@ -103,13 +116,15 @@ def load(path):
         seconds = entry["real_time"] * TIME_UNITS[entry["time_unit"]]
         best = results.get(name)
         if best is None or "error" in best or seconds < best["seconds"]:
-            results[name] = {"seconds": seconds, "work": entry.get("work")}
+            results[name] = {"seconds": seconds, "work": entry.get("work"), "wait_percent": entry.get("wait_percent")}
     return results, data.get("context", {})
 
 
 def value(result, unit):
     if unit in SCALE:
         return result["seconds"] * SCALE[unit]
+    if unit == "samples/s":
+        return result["work"] / result["seconds"]
     return result["work"] / result["seconds"] / 1e9  # GFLOP/s or GB/s
 
 
@@ -145,6 +160,7 @@ def main():
     parser.add_argument("--libtorch")
     parser.add_argument("--libtorch-skipped", default="libtorch_bench was not run")
     parser.add_argument("--pytorch", help="JSON from bench/pytorch_bench.py")
+    parser.add_argument("--io", help="JSON from bench/io_bench")
     parser.add_argument("--jsonl", required=True)
     parser.add_argument("--markdown", required=True)
     parser.add_argument("--doc")
@@ -157,6 +173,9 @@ def main():
     if args.pytorch:
         python_results, _ = load(args.pytorch)
         results.update(python_results)
+    if args.io:
+        io_results, _ = load(args.io)
+        results.update(io_results)
 
     table, skipped, json_rows = [], [], []
     for name, unit, ember_key, reference_key, reference_name, goal, meets in ROWS:
@@ -189,6 +208,15 @@ def main():
         json_rows.append({"name": name, "unit": unit, "ember": round(ember_value, 4),
                           "reference": round(reference_value, 4), "reference_name": reference_name,
                           "ratio": round(ratio, 4)})
+
+    for name, counter, key, goal, meets in COUNTER_ROWS:
+        result = results.get(key)
+        if result is None or "error" in result or result.get(counter) is None:
+            skipped.append(f"{name}: {key} " + (f"failed: {result['error']}" if result else "did not run"))
+            continue
+        table.append([name, "%", format_number(result[counter]), "", "", "", goal, "met" if meets(result[counter])
+                      else "MISSED"])
+        json_rows.append({"name": name, "unit": "%", "ember": round(result[counter], 4)})
 
     header = ["benchmark", "unit", "Ember", "reference", "ref. value", "ratio", "goal", ""]
     widths = [max(len(str(row[i])) for row in [header] + table) for i in range(len(header))]

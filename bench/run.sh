@@ -34,6 +34,14 @@ if ! "$build/bench/ember_bench" "${flags[@]}" --benchmark_out="$results/ember.js
 fi
 
 report=(--ember "$results/ember.json")
+echo "bench: running io_bench (console output in $results/io.log)"
+if "$build/bench/io_bench" "${flags[@]}" --benchmark_out="$results/io.json" >"$results/io.log" 2>&1; then
+  report+=(--io "$results/io.json")
+else
+  tail -n 20 "$results/io.log" >&2
+  echo "bench: io_bench failed" >&2
+  exit 1
+fi
 if [ -x "$build/bench/libtorch_bench" ]; then
   echo "bench: running libtorch_bench (console output in $results/libtorch.log)"
   if "$build/bench/libtorch_bench" "${flags[@]}" --benchmark_out="$results/libtorch.json" \

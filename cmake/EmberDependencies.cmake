@@ -30,3 +30,18 @@ if(EMBER_CUDA_ENABLED)
   enable_language(CUDA)
 endif()
 message(STATUS "Ember: CUDA backend ${EMBER_CUDA_ENABLED}")
+
+# oneDNN: AUTO turns it on when its header and library are found. Debian's libdnnl-dev ships no
+# CMake package. It must be built on OpenMP (as Debian's is): its threads then come from the same
+# libgomp pool as Ember's loops instead of a second pool competing for the cores.
+set(EMBER_DNNL_ENABLED OFF)
+if(NOT EMBER_WITH_DNNL STREQUAL "OFF")
+  find_path(EMBER_DNNL_INCLUDE_DIR dnnl.hpp)
+  find_library(EMBER_DNNL_LIBRARY dnnl)
+  if(EMBER_DNNL_INCLUDE_DIR AND EMBER_DNNL_LIBRARY)
+    set(EMBER_DNNL_ENABLED ON)
+  elseif(EMBER_WITH_DNNL STREQUAL "ON")
+    message(FATAL_ERROR "EMBER_WITH_DNNL=ON but oneDNN (dnnl.hpp, libdnnl) was not found")
+  endif()
+endif()
+message(STATUS "Ember: oneDNN convolutions ${EMBER_DNNL_ENABLED}")

@@ -169,6 +169,21 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* names) {
 
 std::string object_name(const std::string& path) { return path.empty() ? "/" : path; }
 
+// Hash slots for a chunk cache of `bytes`. HDF5 hashes a chunk by its linear index modulo the slot
+// count, so as many slots as the dataset has chunks never collide; beyond that a prime spreads
+// them, and far more slots than chunks that fit in the cache buys nothing.
+size_t chunk_cache_slots(const DatasetInfo& info, int64_t bytes) {
+  constexpr int64_t kMaxSlots = 65521;  // a prime
+  if (bytes <= 0) return 0;
+  int64_t chunk_bytes = element_size(info.dtype), chunks = 1;
+  for (size_t d = 0; d < info.shape.size(); ++d) {
+    chunk_bytes *= info.chunk_shape[d];
+    chunks *= std::max<int64_t>(1, (info.shape[d] + info.chunk_shape[d] - 1) / info.chunk_shape[d]);
+  }
+  const int64_t fitting = std::max<int64_t>(1, bytes / std::max<int64_t>(1, chunk_bytes));
+  return static_cast<size_t>(std::max<int64_t>(1, std::min({chunks, 100 * fitting, kMaxSlots})));
+}
+
 }  // namespace
 
 struct Hdf5File::Handle {
@@ -181,6 +196,7 @@ struct Hdf5Dataset::Handle {
   Id file_space;
   Id memory_type;
   bool normalize_bools = false;
+  int64_t chunk_rows = 0;  // rows per chunk along axis 0; 0 when stored contiguously
 };
 
 Hdf5File::Hdf5File(const std::string& path, FileMode mode) : path_(path) {
@@ -260,7 +276,9 @@ std::vector<std::string> Hdf5File::children(const std::string& group) const {
   return names;
 }
 
-Hdf5Dataset Hdf5File::dataset(const std::string& path) const {
+Hdf5Dataset Hdf5File::dataset(const std::string& path) const { return dataset(path, DatasetAccess{}); }
+
+Hdf5Dataset Hdf5File::dataset(const std::string& path, const DatasetAccess& access) const {
   EMBER_CHECK(has(path), "hdf5 {}: no dataset '{}'", path_, path);
   Hdf5Dataset result;
   result.file_path_ = path_;
@@ -285,12 +303,28 @@ Hdf5Dataset Hdf5File::dataset(const std::string& path) const {
     H5Pget_chunk(create_properties.get(), static_cast<int>(chunk.size()), chunk.data());
     result.info_.chunk_shape = DimVector(chunk.begin(), chunk.end());
     const int filters = H5Pget_nfilters(create_properties.get());
+    result.info_.filtered = filters > 0;
     for (int i = 0; i < filters; ++i) {
       unsigned flags = 0, level = 0;
       size_t values = 1;
       const H5Z_filter_t filter =
           H5Pget_filter2(create_properties.get(), static_cast<unsigned>(i), &flags, &values, &level, 0, nullptr, nullptr);
       if (filter == H5Z_FILTER_DEFLATE) result.info_.deflate_level = values > 0 ? static_cast<int>(level) : 1;
+    }
+  }
+  if (!result.info_.chunk_shape.empty()) {
+    handle->chunk_rows = result.info_.chunk_shape[0];
+    if (access.chunk_cache_bytes >= 0) {
+      // The cache is fixed when a dataset opens, and sizing it needs the chunk shape read above:
+      // close and open again (the metadata is cached, so this costs microseconds). HDF5 shares
+      // one cache among all open handles of a dataset, so the first handle had to go first.
+      Id access_properties(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose);
+      H5Pset_chunk_cache(access_properties.get(), chunk_cache_slots(result.info_, access.chunk_cache_bytes),
+                         static_cast<size_t>(access.chunk_cache_bytes), H5D_CHUNK_CACHE_W0_DEFAULT);
+      create_properties.close();
+      handle->dataset.close();
+      handle->dataset = Id(H5Dopen2(handle_->file.get(), path.c_str(), access_properties.get()), H5Dclose);
+      if (!handle->dataset.valid()) fail_hdf5("hdf5 {}: cannot reopen '{}' with a chunk cache", path_, path);
     }
   }
   if (result.info_.dtype == kBool) {
@@ -546,39 +580,73 @@ void Hdf5Dataset::read_rows(int64_t start, int64_t count, void* destination) con
   }
 }
 
+namespace {
+
+// Rows closer than this are read as one stretch and the rows between thrown away: an H5Dread
+// costs about as much as copying this many bytes (2 us at ~8 GB/s, measured on HDF5 1.10).
+constexpr int64_t kGapBytes = 16 * 1024;
+
+}  // namespace
+
 int64_t Hdf5Dataset::read_rows(std::span<const int64_t> sorted_rows, void* destination) const {
   EMBER_CHECK(handle_ != nullptr, "hdf5: reading a dataset handle that is not open");
   EMBER_CHECK(!info_.shape.empty(), "hdf5 {}: '{}' is a scalar, it has no rows", file_path_, path_);
-  if (sorted_rows.empty()) return 0;
-  Id file_space(H5Scopy(handle_->file_space.get()), H5Sclose);
   int64_t runs = 0;
-  size_t run_start = 0;
   for (size_t i = 0; i < sorted_rows.size(); ++i) {
     const int64_t row = sorted_rows[i];
     EMBER_CHECK(row >= 0 && row < info_.shape[0], "hdf5 {}: row {} of '{}' is out of range (shape {})", file_path_, row,
                 path_, to_string(info_.shape));
     EMBER_CHECK(i == 0 || row > sorted_rows[i - 1], "hdf5 {}: rows of '{}' must ascend without repeats ({} after {})",
                 file_path_, path_, row, i == 0 ? 0 : sorted_rows[i - 1]);
-    const bool run_ends = i + 1 == sorted_rows.size() || sorted_rows[i + 1] != row + 1;
-    if (run_ends) {
-      select_rows(file_space.get(), info_.shape, sorted_rows[run_start], static_cast<int64_t>(i - run_start + 1),
-                  runs == 0 ? H5S_SELECT_SET : H5S_SELECT_OR);
-      ++runs;
-      run_start = i + 1;
-    }
+    if (i == 0 || row != sorted_rows[i - 1] + 1) ++runs;
   }
-  DimVector memory_shape = info_.shape;
-  memory_shape[0] = static_cast<int64_t>(sorted_rows.size());
-  const std::vector<hsize_t> memory_dims = to_hsize(memory_shape);
-  Id memory_space(H5Screate_simple(static_cast<int>(memory_dims.size()), memory_dims.data(), nullptr), H5Sclose);
-  if (H5Dread(handle_->dataset.get(), handle_->memory_type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
-              destination) < 0) {
-    fail_hdf5("hdf5 {}: reading {} rows ({} runs, first {}) of '{}' failed", file_path_, sorted_rows.size(), runs,
-              sorted_rows.front(), path_);
+  const int64_t row_bytes = this->row_bytes();
+  if (sorted_rows.empty() || row_bytes == 0) return runs;
+
+  // A stretch never crosses into another chunk for a gap: that chunk may be compressed (a whole
+  // inflate for nothing) or damaged (a failure for rows nobody asked for).
+  const int64_t gap_rows = kGapBytes / row_bytes;
+  const int64_t chunk_rows = handle_->chunk_rows;
+  auto joins = [&](int64_t previous, int64_t next) {
+    return next == previous + 1 ||
+           (next - previous - 1 <= gap_rows && (chunk_rows == 0 || previous / chunk_rows == next / chunk_rows));
+  };
+  Id file_space(H5Scopy(handle_->file_space.get()), H5Sclose);
+  auto* output = static_cast<uint8_t*>(destination);
+  std::unique_ptr<uint8_t[]> scratch;
+  int64_t scratch_rows = 0;
+  size_t first = 0;
+  for (size_t last = 0; last < sorted_rows.size(); ++last) {
+    if (last + 1 < sorted_rows.size() && joins(sorted_rows[last], sorted_rows[last + 1])) continue;
+    const int64_t start = sorted_rows[first];
+    const int64_t span = sorted_rows[last] - start + 1;
+    const bool consecutive = span == static_cast<int64_t>(last - first + 1);
+    if (!consecutive && span > scratch_rows) {
+      scratch.reset(new uint8_t[static_cast<size_t>(span * row_bytes)]);
+      scratch_rows = span;
+    }
+    select_rows(file_space.get(), info_.shape, start, span, H5S_SELECT_SET);
+    DimVector memory_shape = info_.shape;
+    memory_shape[0] = span;
+    const std::vector<hsize_t> memory_dims = to_hsize(memory_shape);
+    Id memory_space(H5Screate_simple(static_cast<int>(memory_dims.size()), memory_dims.data(), nullptr), H5Sclose);
+    uint8_t* target = consecutive ? output + static_cast<int64_t>(first) * row_bytes : scratch.get();
+    if (H5Dread(handle_->dataset.get(), handle_->memory_type.get(), memory_space.get(), file_space.get(), H5P_DEFAULT,
+                target) < 0) {
+      fail_hdf5("hdf5 {}: reading rows [{}, {}] ({} of them wanted) of '{}' failed", file_path_, start,
+                sorted_rows[last], last - first + 1, path_);
+    }
+    if (!consecutive) {
+      for (size_t i = first; i <= last; ++i) {
+        std::memcpy(output + static_cast<int64_t>(i) * row_bytes, scratch.get() + (sorted_rows[i] - start) * row_bytes,
+                    static_cast<size_t>(row_bytes));
+      }
+    }
+    first = last + 1;
   }
   if (handle_->normalize_bools) {
-    auto* bytes = static_cast<uint8_t*>(destination);
-    for (int64_t i = 0; i < static_cast<int64_t>(sorted_rows.size()) * row_bytes(); ++i) bytes[i] = bytes[i] != 0;
+    const int64_t bytes = static_cast<int64_t>(sorted_rows.size()) * row_bytes;
+    for (int64_t i = 0; i < bytes; ++i) output[i] = output[i] != 0;
   }
   return runs;
 }

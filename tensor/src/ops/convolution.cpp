@@ -17,12 +17,17 @@
 // A chunk's columns take at most kColumnBytes (one image's when that is more): the unfolded
 // batch would be hundreds of MB for a mid-sized layer, and a chunk stays in the last-level
 // cache between the unfold and its GEMMs.
+//
+// CPU float32 convolutions go to oneDNN instead when Ember is built with it
+// (cpu/dnnl_convolution.h): each direction that oneDNN takes skips its unfold steps here, and
+// whatever it declines falls through to them. The autograd node is the same either way.
 #include "ember/tensor/convolution.h"
 
 #include <algorithm>
 
 #include "ember/tensor/autograd_graph.h"
 #include "ember/tensor/factories.h"
+#include "cpu/dnnl_convolution.h"
 #include "ember/tensor/reduction.h"
 #include "kernels/backend.h"
 
@@ -272,6 +277,29 @@ Convolution describe(const char* op, bool transposed, int64_t spatial_dims, cons
   return conv;
 }
 
+// ---- oneDNN ----
+
+// Empty convolutions (no images, channels or outputs) stay with the unfold path, which handles
+// them without a call.
+bool takes_dnnl(const Convolution& conv, const Tensor& tensor) {
+  return tensor.device().is_cpu() && tensor.dtype() == kFloat32 && cpu::dnnl_enabled() &&
+         product(conv.input_shape4) > 0 && product(conv.weight_shape4) > 0 && product(conv.output_shape4) > 0;
+}
+
+cpu::DnnlConvolution dnnl_convolution(const Convolution& conv) {
+  cpu::DnnlConvolution result;
+  result.transposed = conv.transposed;
+  result.groups = conv.groups;
+  std::copy_n(conv.input_shape4.begin(), 4, result.input);
+  std::copy_n(conv.weight_shape4.begin(), 4, result.weight);
+  std::copy_n(conv.output_shape4.begin(), 4, result.output);
+  const UnfoldGeometry& geometry = conv.geometry;
+  result.stride[0] = geometry.stride_height, result.stride[1] = geometry.stride_width;
+  result.padding[0] = geometry.pad_height, result.padding[1] = geometry.pad_width;
+  result.dilation[0] = geometry.dilation_height, result.dilation[1] = geometry.dilation_width;
+  return result;
+}
+
 // ---- forward and backward ----
 
 Tensor bias_view(const Tensor& bias) { return bias.view({1, bias.size(0), 1, 1}); }
@@ -307,39 +335,28 @@ Tensor forward(const Convolution& conv, const Tensor& input, const Tensor& weigh
   const Tensor output4 = output.view(conv.output_shape4);
   const Tensor image = input.reshape(conv.input_shape4).contiguous();
   const Tensor matrix = weight.contiguous();
+  if (takes_dnnl(conv, input) && cpu::dnnl_convolution_forward(dnnl_convolution(conv), image, matrix,
+                                                         bias.defined() ? bias.contiguous() : Tensor(), output4)) {
+    return output;
+  }
   if (!conv.transposed) unfold_multiply(conv, image, matrix, bias, output4);
   else multiply_fold(conv, image, matrix, bias, output4);
   return output;
 }
 
-// The gradients the flags ask for, in the inputs' own shapes. Input and weight gradients share
-// each chunk's gathered output gradient (conv2d) or unfolded output gradient (conv_transpose2d).
-TensorList backward(const Convolution& conv, const Tensor& grad, const Tensor& input, const Tensor& weight,
-                    bool input_grad, bool weight_grad, bool bias_grad, const DimVector& input_shape,
-                    const DimVector& weight_shape) {
-  const Tensor grad4 = grad.reshape(conv.output_shape4).contiguous();
-  TensorList grads(3);
-  if (bias_grad) grads[2] = sum(grad4, {0, 2, 3});
-  if (!input_grad && !weight_grad) return grads;
-  if (input_grad) grads[0] = empty(input_shape, grad.options());
-  if (weight_grad) grads[1] = empty(weight_shape, grad.options());
-  const int64_t images = conv.input_shape4[0];
-  if (images == 0) {
-    if (weight_grad) grads[1].zero_();
-    return grads;
-  }
-  const Tensor input4 = weight_grad ? input.reshape(conv.input_shape4).contiguous() : Tensor();
-  const Tensor input_grad4 = input_grad ? grads[0].view(conv.input_shape4) : Tensor();
-  const Tensor matrix = input_grad ? weight.contiguous() : Tensor();
-  Chunks chunks(conv.geometry, conv.groups, conv.weight_shape4[0], images, grad.options());
+// Fills input_grad4 and weight_grad where defined. Both share each chunk's gathered output
+// gradient (conv2d) or unfolded output gradient (conv_transpose2d).
+void unfold_backward(const Convolution& conv, const Tensor& grad4, const Tensor& input4, const Tensor& matrix,
+                     const Tensor& input_grad4, const Tensor& weight_grad) {
+  Chunks chunks(conv.geometry, conv.groups, conv.weight_shape4[0], conv.input_shape4[0], grad4.options());
   if (!conv.transposed) {
     chunks.for_each([&] {
       chunks.gather(grad4);
-      if (weight_grad) {
+      if (weight_grad.defined()) {
         chunks.unfold(input4);
-        chunks.accumulate_weight_grad(grads[1]);
+        chunks.accumulate_weight_grad(weight_grad);
       }
-      if (input_grad) {
+      if (input_grad4.defined()) {
         chunks.multiply_transposed(matrix);
         chunks.fold(input_grad4);
       }
@@ -347,15 +364,49 @@ TensorList backward(const Convolution& conv, const Tensor& grad, const Tensor& i
   } else {
     chunks.for_each([&] {
       chunks.unfold(grad4);
-      if (input_grad) {
+      if (input_grad4.defined()) {
         chunks.multiply(matrix, 0.0);
         chunks.scatter(input_grad4);
       }
-      if (weight_grad) {
+      if (weight_grad.defined()) {
         chunks.gather(input4);
-        chunks.accumulate_weight_grad(grads[1]);
+        chunks.accumulate_weight_grad(weight_grad);
       }
     });
+  }
+}
+
+// The gradients the flags ask for, in the inputs' own shapes.
+TensorList backward(const Convolution& conv, const Tensor& grad, const Tensor& input, const Tensor& weight,
+                    bool input_grad, bool weight_grad, bool bias_grad, const DimVector& input_shape,
+                    const DimVector& weight_shape) {
+  const Tensor grad4 = grad.reshape(conv.output_shape4).contiguous();
+  TensorList grads(3);
+  if (input_grad) grads[0] = empty(input_shape, grad.options());
+  if (weight_grad) grads[1] = empty(weight_shape, grad.options());
+  if (conv.input_shape4[0] == 0) {
+    if (weight_grad) grads[1].zero_();
+    if (bias_grad) grads[2] = sum(grad4, {0, 2, 3});
+    return grads;
+  }
+  const Tensor input4 = weight_grad ? input.reshape(conv.input_shape4).contiguous() : Tensor();
+  const Tensor input_grad4 = input_grad ? grads[0].view(conv.input_shape4) : Tensor();
+  const Tensor matrix = input_grad ? weight.contiguous() : Tensor();
+  if (takes_dnnl(conv, grad)) {
+    // oneDNN sums the bias gradient in the same pass over the output gradient.
+    const Tensor dnnl_bias_grad = weight_grad && bias_grad ? empty({conv.output_shape4[1]}, grad.options()) : Tensor();
+    const cpu::DnnlBackward done = cpu::dnnl_convolution_backward(dnnl_convolution(conv), grad4, input4, matrix,
+                                                                  input_grad4, grads[1], dnnl_bias_grad);
+    if (done.input) input_grad = false;
+    if (done.weight) {
+      weight_grad = false;
+      if (bias_grad) grads[2] = dnnl_bias_grad, bias_grad = false;
+    }
+  }
+  if (bias_grad) grads[2] = sum(grad4, {0, 2, 3});
+  if (input_grad || weight_grad) {
+    unfold_backward(conv, grad4, input4, matrix, input_grad ? input_grad4 : Tensor(),
+                    weight_grad ? grads[1] : Tensor());
   }
   return grads;
 }

@@ -9,7 +9,8 @@
 namespace ember::io {
 
 // PyTorch's CPU torch.randperm(n, generator=torch.Generator().manual_seed(seed)): the same
-// permutation, bit for bit, on every platform.
+// permutation, bit for bit, on every platform. Like PyTorch, only the low 32 bits of the seed
+// matter (its Mersenne Twister takes a 32-bit seed). Throws ember::Error when n < 0.
 std::vector<int64_t> randperm_like_torch(int64_t n, uint64_t seed);
 
 class Sampler {
@@ -34,6 +35,8 @@ class SequentialSampler : public Sampler {
 
 // A fresh permutation each epoch: epoch e is PyTorch's RandomSampler(data, generator=
 // torch.Generator().manual_seed(seed + e)), i.e. randperm_like_torch(dataset_size, seed + e).
+// seed + e wraps modulo 2^64, as PyTorch reads a negative seed. An empty dataset is an error,
+// as in PyTorch.
 class RandomSampler : public Sampler {
  public:
   explicit RandomSampler(int64_t dataset_size, uint64_t seed = 0);
@@ -56,6 +59,8 @@ struct DistributedSamplerOptions {
 // torch.utils.data.DistributedSampler: the epoch's order (a permutation seeded by seed + epoch,
 // or 0..n-1 without shuffle) is padded by repeating from its start until it divides by
 // num_replicas (or cut, with drop_last), and rank r takes positions r, r + R, r + 2R, ...
+// Every rank gets size() indices: ceil(n / R), or floor(n / R) with drop_last. An empty dataset
+// gives every rank nothing. Throws ember::Error unless num_replicas >= 1 and 0 <= rank < R.
 class DistributedSampler : public Sampler {
  public:
   DistributedSampler(int64_t dataset_size, DistributedSamplerOptions options);
@@ -70,7 +75,7 @@ class DistributedSampler : public Sampler {
 };
 
 // Groups a sampler's indices into batches of batch_size; the last, shorter batch is kept unless
-// drop_last.
+// drop_last. Throws ember::Error for a null sampler or batch_size < 1.
 class BatchSampler {
  public:
   BatchSampler(std::shared_ptr<const Sampler> sampler, int64_t batch_size, bool drop_last = false);

@@ -1,0 +1,244 @@
+#include "ember/io/sharded_dataset.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <numeric>
+#include <random>
+
+#include "ember/io/shard_writer.h"
+#include "ember/tensor/ops.h"
+#include "io/temp_dir.h"
+
+namespace ember::io {
+namespace {
+
+// Samples that differ from each other byte by byte: images uint8 [n, 1, 4, 5], labels int64 [n].
+struct Samples {
+  Tensor images;
+  Tensor labels;
+};
+
+Samples make_samples(int64_t count) {
+  std::vector<uint8_t> pixels(static_cast<size_t>(count * 20));
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 7 + i / 20) % 251);
+  std::vector<int64_t> labels(static_cast<size_t>(count));
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i * 3 % 10);
+  return {tensor(pixels, {count, 1, 4, 5}), tensor(labels)};
+}
+
+std::vector<std::string> write(const std::string& prefix, const Samples& samples, ShardWriterOptions options) {
+  return write_shards(prefix, {"images", "labels"}, {samples.images, samples.labels}, options);
+}
+
+std::vector<Tensor> read_at(const Dataset& dataset, const std::vector<int64_t>& indices) {
+  return dataset.read(indices);
+}
+
+Tensor rows_of(const Tensor& source, const std::vector<int64_t>& indices) {
+  return index_select(source, 0, tensor(indices));
+}
+
+TEST(ShardedDataset, RoundTripsAcrossShardBoundaries) {
+  TempDir dir;
+  const Samples samples = make_samples(23);
+  const std::vector<std::string> paths = write(dir.file("train"), samples, {.shards = 4, .chunk_rows = 4});
+  ASSERT_EQ(paths.size(), 4u);
+  EXPECT_EQ(paths[2], dir.file("train-00002-of-00004.h5"));
+
+  const ShardedDataset dataset(dir.path());
+  EXPECT_EQ(dataset.size(), 23);
+  EXPECT_EQ(dataset.shard_count(), 4);
+  EXPECT_EQ(dataset.shard_size(0), 6);
+  EXPECT_EQ(dataset.shard_size(3), 5);
+  ASSERT_EQ(dataset.fields().size(), 2u);  // every root dataset, sorted by name
+  EXPECT_EQ(dataset.fields()[0].name, "images");
+  EXPECT_EQ(dataset.fields()[0].dtype, kUInt8);
+  EXPECT_EQ(dataset.fields()[0].sample_shape, (DimVector{1, 4, 5}));
+  EXPECT_EQ(dataset.fields()[1].name, "labels");
+  EXPECT_TRUE(dataset.fields()[1].sample_shape.empty());
+  EXPECT_EQ(dataset.locate(6), (std::pair<int64_t, int64_t>{1, 0}));
+  EXPECT_EQ(dataset.locate(22), (std::pair<int64_t, int64_t>{3, 4}));
+
+  // Rows on both sides of every boundary, in one call.
+  const std::vector<int64_t> indices = {0, 5, 6, 7, 11, 12, 17, 18, 22};
+  const std::vector<Tensor> batch = dataset.read(indices);
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].sizes(), IntArrayRef({9, 1, 4, 5}));
+  EXPECT_TRUE(equal(batch[0], rows_of(samples.images, indices)));
+  EXPECT_TRUE(equal(batch[1], rows_of(samples.labels, indices)));
+
+  std::vector<int64_t> all(23);
+  std::iota(all.begin(), all.end(), 0);
+  const std::vector<Tensor> everything = dataset.read(all);
+  EXPECT_TRUE(equal(everything[0], samples.images));
+  EXPECT_TRUE(equal(everything[1], samples.labels));
+  EXPECT_EQ(dataset.read({})[0].sizes(), IntArrayRef({0, 1, 4, 5}));
+}
+
+TEST(ShardedDataset, OpensAListAGlobOrADirectoryInShardOrder) {
+  TempDir dir;
+  const Samples samples = make_samples(24);
+  // Twelve shards: zero-padded names keep shard 10 after shard 9 when sorted.
+  const std::vector<std::string> paths = write(dir.file("data/part"), samples, {.shards = 12});
+  std::ofstream(dir.file("data/README.txt")) << "not a shard\n";
+
+  std::vector<int64_t> all(24);
+  std::iota(all.begin(), all.end(), 0);
+  for (const std::vector<std::string>& sources : {std::vector<std::string>{dir.file("data")},
+                                                 std::vector<std::string>{dir.file("data/part-*.h5")}, paths}) {
+    const ShardedDataset dataset(sources);
+    ASSERT_EQ(dataset.size(), 24) << sources[0];
+    EXPECT_EQ(dataset.shard_path(10), paths[10]) << sources[0];
+    EXPECT_TRUE(equal(dataset.read(all)[0], samples.images)) << sources[0];
+  }
+
+  // A list keeps the order given: the last shard first.
+  const ShardedDataset reversed(std::vector<std::string>(paths.rbegin(), paths.rend()));
+  EXPECT_TRUE(equal(read_at(reversed, {0, 1})[1], samples.labels.slice(0, 22, 24)));
+  EXPECT_TRUE(equal(read_at(reversed, {22, 23})[1], samples.labels.slice(0, 0, 2)));
+  // A mix of a pattern and a file is expanded in order.
+  const ShardedDataset mixed(std::vector<std::string>{paths[11], dir.file("data/part-0000[0-1]-*.h5")});
+  EXPECT_EQ(mixed.size(), 6);
+  EXPECT_EQ(mixed.shard_path(1), paths[0]);
+}
+
+TEST(ShardedDataset, ReadsTheNamedFieldsInTheGivenOrderAndChecksExpectations) {
+  TempDir dir;
+  const Samples samples = make_samples(10);
+  write_shards(dir.file("set"), {"images", "labels", "weights"},
+               {samples.images, samples.labels, ones({10, 3}, kFloat32)}, {.shards = 2});
+  ShardedDatasetOptions options;
+  options.fields = {FieldSpec{"labels", kInt64, DimVector{}, ValueRange{0, 10}},
+                    FieldSpec{"/images", kUInt8, DimVector{1, 4, 5}, std::nullopt}};
+  const ShardedDataset dataset(dir.path(), options);
+  ASSERT_EQ(dataset.fields().size(), 2u);
+  EXPECT_EQ(dataset.fields()[0].name, "labels");
+  EXPECT_EQ(dataset.fields()[1].name, "images");
+  EXPECT_EQ(dataset.field_index("images"), 1u);
+  const std::vector<Tensor> batch = read_at(dataset, {3, 4, 5});
+  EXPECT_TRUE(equal(batch[0], samples.labels.slice(0, 3, 6)));
+  EXPECT_TRUE(equal(batch[1], samples.images.slice(0, 3, 6)));
+  EXPECT_EQ(ShardedDataset(dir.path()).fields().size(), 3u);
+
+  options.fields = {FieldSpec{"images", kFloat32, std::nullopt, std::nullopt}};
+  EXPECT_THROW(ShardedDataset(dir.path(), options), Error);
+  options.fields = {FieldSpec{"images", std::nullopt, DimVector{4, 5}, std::nullopt}};
+  EXPECT_THROW(ShardedDataset(dir.path(), options), Error);
+  options.fields = {FieldSpec{"weights", std::nullopt, std::nullopt, ValueRange{0, 1}}};
+  EXPECT_THROW(ShardedDataset(dir.path(), options), Error);  // a range on a float field
+}
+
+TEST(ShardedDataset, RejectsUnsortedRepeatedAndOutOfRangeIndices) {
+  TempDir dir;
+  write(dir.file("s"), make_samples(8), {.shards = 2});
+  const ShardedDataset dataset(dir.path());
+  EXPECT_THROW(read_at(dataset, {3, 2}), Error);
+  EXPECT_THROW(read_at(dataset, {2, 2}), Error);
+  EXPECT_THROW(read_at(dataset, {-1}), Error);
+  try {
+    read_at(dataset, {1, 8});
+    FAIL() << "index 8 of 8 was read";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("sample index 8 is out of range (size 8)"), std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(dataset.locate(8), Error);
+}
+
+TEST(ShardedDataset, ConcurrentReadsMatchTheSource) {
+  TempDir dir;
+  const Samples samples = make_samples(300);
+  write(dir.file("c"), samples, {.shards = 3, .chunk_rows = 16, .deflate_level = 3});
+  const ShardedDataset dataset(dir.path());
+  // Each thread reads its own random sorted batches (spanning shards) and checks every one.
+  auto reader = [&](unsigned seed) {
+    std::mt19937 random(seed);
+    std::vector<int64_t> all(300);
+    std::iota(all.begin(), all.end(), 0);
+    int mismatches = 0;
+    for (int batch = 0; batch < 60; ++batch) {
+      std::shuffle(all.begin(), all.end(), random);
+      std::vector<int64_t> indices(all.begin(), all.begin() + 32);
+      std::sort(indices.begin(), indices.end());
+      const std::vector<Tensor> read = dataset.read(indices);
+      if (!equal(read[0], rows_of(samples.images, indices)) || !equal(read[1], rows_of(samples.labels, indices))) {
+        ++mismatches;
+      }
+    }
+    return mismatches;
+  };
+  std::vector<std::future<int>> readers;
+  for (unsigned seed = 1; seed <= 4; ++seed) readers.push_back(std::async(std::launch::async, reader, seed));
+  for (std::future<int>& result : readers) {
+    ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a reader did not finish";
+    EXPECT_EQ(result.get(), 0);
+  }
+}
+
+TEST(ShardedDataset, CompressionOnAndOffGiveTheSameSamples) {
+  TempDir dir;
+  // Mostly zeros, as images are, so that deflate has something to gain.
+  Samples samples = make_samples(400);
+  samples.images = gt(samples.images, 200).to(kUInt8);
+  const auto plain = write(dir.file("plain/s"), samples, {.shards = 2, .chunk_rows = 50});
+  const auto packed = write(dir.file("packed/s"), samples, {.shards = 2, .chunk_rows = 50, .deflate_level = 6});
+  const DatasetInfo info = Hdf5File(packed[0], FileMode::Read).info("images");
+  EXPECT_EQ(info.chunk_shape, (DimVector{50, 1, 4, 5}));
+  EXPECT_EQ(info.deflate_level, 6);
+  EXPECT_EQ(Hdf5File(plain[0], FileMode::Read).info("images").deflate_level, 0);
+  EXPECT_LT(std::filesystem::file_size(packed[0]), std::filesystem::file_size(plain[0]));
+
+  const ShardedDataset uncompressed(dir.file("plain"));
+  const ShardedDataset compressed(dir.file("packed"));
+  const std::vector<int64_t> indices = {0, 49, 50, 51, 199, 200, 201, 333, 399};
+  EXPECT_TRUE(equal(uncompressed.read(indices)[0], compressed.read(indices)[0]));
+  EXPECT_TRUE(equal(compressed.read(indices)[0], rows_of(samples.images, indices)));
+}
+
+TEST(ShardedDataset, WriterRecordsAttributesAndLeavesNothingWhenAbandoned) {
+  TempDir dir;
+  const Samples samples = make_samples(10);
+  const auto paths = write(dir.file("a/s"), samples, {.shards = 3});
+  const Hdf5File shard(paths[1], FileMode::Read);
+  EXPECT_EQ(shard.attribute_string("/", "format"), "ember-shard");
+  EXPECT_EQ(shard.attribute_int("/", "shard_index"), 1);
+  EXPECT_EQ(shard.attribute_int("/", "shard_count"), 3);
+  EXPECT_EQ(shard.attribute_int("/", "sample_count"), 3);
+  EXPECT_EQ(shard.attribute_int("/", "total_samples"), 10);
+  // The default chunking: about 256 KiB per chunk, capped at the shard's rows.
+  EXPECT_EQ(shard.info("images").chunk_shape, (DimVector{3, 1, 4, 5}));
+
+  const std::vector<Field> fields = {Field{"images", kUInt8, DimVector{1, 4, 5}}, Field{"labels", kInt64, {}}};
+  {
+    ShardWriter writer(dir.file("b/s"), 10, fields, {.shards = 2});
+    writer.append({samples.images.slice(0, 0, 7), samples.labels.slice(0, 0, 7)});
+    EXPECT_EQ(writer.samples_written(), 7);
+    EXPECT_THROW(writer.finish(), Error);  // 3 samples missing
+    EXPECT_THROW(writer.append({samples.images, samples.labels}), Error);  // beyond 10
+    EXPECT_THROW(writer.append({samples.labels, samples.images}), Error);  // fields swapped
+    EXPECT_THROW(writer.append({samples.images.slice(0, 0, 2), samples.labels.slice(0, 0, 3)}), Error);
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.file("b")));
+  EXPECT_THROW(ShardWriter(dir.file("c/s"), 10, fields, {.shards = 0}), Error);
+  EXPECT_THROW(ShardWriter(dir.file("c/s"), 10, fields, {.shards = 1, .deflate_level = 10}), Error);
+}
+
+TEST(ShardedDataset, MoreShardsThanSamplesGivesEmptyShards) {
+  TempDir dir;
+  const Samples samples = make_samples(2);
+  write(dir.file("s"), samples, {.shards = 4, .chunk_rows = 8, .deflate_level = 1});
+  const ShardedDataset dataset(dir.file("s-*.h5"));
+  EXPECT_EQ(dataset.shard_count(), 4);
+  EXPECT_EQ(dataset.size(), 2);
+  EXPECT_EQ(dataset.shard_size(3), 0);
+  EXPECT_EQ(dataset.locate(1), (std::pair<int64_t, int64_t>{1, 0}));
+  EXPECT_TRUE(equal(read_at(dataset, {0, 1})[0], samples.images));
+}
+
+}  // namespace
+}  // namespace ember::io
