@@ -1,6 +1,7 @@
 // The data pipeline's benchmarks (issue 4), run by bench/run.sh beside the compute ones:
 //   io/raw_read/<data>            one H5Dread per shard and field of every byte: the rate to beat
 //   io/loader/<data>/workers:<w>  a shuffled epoch through DataLoader + ShardedDataset
+//   io/loader_memory/...          the same with the shards preloaded into memory
 //   io/train_wait                 a real training loop fed by the loader: the share of the step
 //                                 time spent waiting for the next batch (counter wait_percent)
 // Samples per second are reported as the `work` counter (samples per iteration). The shard files
@@ -78,7 +79,8 @@ void raw_read(benchmark::State& state, const DataShape& shape) {
     size_t buffer = 0;
     for (const auto& file : files) {
       for (const char* field : {"images", "labels"}) {
-        const io::Hdf5Dataset dataset = file.dataset(field);
+        // No chunk cache: HDF5 then reads uncompressed chunks straight into the buffer.
+        const io::Hdf5Dataset dataset = file.dataset(field, io::DatasetAccess{.chunk_cache_bytes = 0});
         dataset.read_rows(0, dataset.rows(), buffers[buffer++].data_ptr());
       }
     }
@@ -87,9 +89,11 @@ void raw_read(benchmark::State& state, const DataShape& shape) {
   state.counters["work"] = static_cast<double>(shape.samples);
 }
 
-void loader_epoch(benchmark::State& state, const DataShape& shape, int64_t workers) {
+void loader_epoch(benchmark::State& state, const DataShape& shape, int64_t workers, bool in_memory) {
   set_num_threads(1);
-  auto dataset = std::make_shared<io::ShardedDataset>(data().shards(shape));
+  io::ShardedDatasetOptions options;
+  if (in_memory) options.preload_bytes = int64_t{1} << 30;  // both shapes fit: 47 MB and 154 MB
+  auto dataset = std::make_shared<io::ShardedDataset>(data().shards(shape), options);
   io::DataLoader loader(dataset, io::DataLoaderOptions()
                                      .batch_size(shape.batch_size)
                                      .shuffle(true)
@@ -153,11 +157,14 @@ void register_io_benchmarks() {
   for (const DataShape* shape : {&kMnist, &kLarge}) {
     const std::string name = shape->name;
     benchmark::RegisterBenchmark(("io/raw_read/" + name).c_str(), raw_read, *shape)->UseRealTime()->Unit(benchmark::kMillisecond);
-    for (int64_t workers : {1, 2}) {
-      benchmark::RegisterBenchmark(("io/loader/" + name + "/workers:" + std::to_string(workers)).c_str(), loader_epoch,
-                                   *shape, workers)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+    for (bool in_memory : {false, true}) {
+      for (int64_t workers : {1, 2}) {
+        const std::string row = std::string(in_memory ? "io/loader_memory/" : "io/loader/") + name + "/workers:" +
+                                std::to_string(workers);
+        benchmark::RegisterBenchmark(row.c_str(), loader_epoch, *shape, workers, in_memory)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
     }
   }
   benchmark::RegisterBenchmark("io/train_wait", train_wait)->UseRealTime()->Unit(benchmark::kMillisecond)->Iterations(3);

@@ -201,6 +201,15 @@ struct Hdf5Dataset::Handle {
 
 Hdf5File::Hdf5File(const std::string& path, FileMode mode) : path_(path) {
   silence_error_printing();
+  if (mode == FileMode::CreateInMemory) {
+    Id access(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    // Grows in 4 MiB steps; nothing is written to path (no backing store).
+    H5Pset_fapl_core(access.get(), size_t{4} << 20, 0);
+    Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.get()), H5Fclose);
+    if (!file.valid()) fail_hdf5("hdf5: cannot create '{}' in memory", path);
+    handle_ = std::make_shared<Handle>(Handle{std::move(file)});
+    return;
+  }
   if (mode == FileMode::Create) {
     Id file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     if (!file.valid()) fail_hdf5("hdf5: cannot create '{}'", path);
@@ -440,13 +449,17 @@ void Hdf5File::set_attribute(const std::string& object, const std::string& name,
 
 void Hdf5File::set_attribute(const std::string& object, const std::string& name, const std::string& value) {
   EMBER_CHECK(has(object), "hdf5 {}: no object '{}' for attribute '{}'", path_, object, name);
-  // A variable-length UTF-8 string, as h5py writes a Python str.
+  // A fixed-length UTF-8 string (h5py reads it as bytes or str). Not variable-length: HDF5 1.10
+  // keeps those in a global heap that it reads without bounds checks, so a damaged file could
+  // crash the reader.
   Id type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type.get(), H5T_VARIABLE);
+  H5Tset_size(type.get(), std::max<size_t>(value.size(), 1));
+  H5Tset_strpad(type.get(), H5T_STR_NULLPAD);
   H5Tset_cset(type.get(), H5T_CSET_UTF8);
   Id attribute = create_attribute(handle_->file.get(), path_, object, name, type.get());
-  const char* text = value.c_str();
-  if (H5Awrite(attribute.get(), type.get(), &text) < 0) fail_hdf5("hdf5 {}: writing attribute '{}' failed", path_, name);
+  std::vector<char> text(std::max<size_t>(value.size(), 1), '\0');
+  std::copy(value.begin(), value.end(), text.begin());
+  if (H5Awrite(attribute.get(), type.get(), text.data()) < 0) fail_hdf5("hdf5 {}: writing attribute '{}' failed", path_, name);
 }
 
 int64_t Hdf5File::attribute_int(const std::string& object, const std::string& name) const {
@@ -509,6 +522,33 @@ std::string Hdf5File::attribute_string(const std::string& object, const std::str
 void Hdf5File::flush() {
   EMBER_CHECK(handle_ && handle_->file.valid(), "hdf5 {}: the file is closed", path_);
   if (H5Fflush(handle_->file.get(), H5F_SCOPE_GLOBAL) < 0) fail_hdf5("hdf5 {}: flush failed", path_);
+}
+
+void Hdf5File::write_image(const std::string& path) {
+  flush();
+  const ssize_t size = H5Fget_file_image(handle_->file.get(), nullptr, 0);
+  if (size < 0) fail_hdf5("hdf5 {}: cannot get the file's image (is it a CreateInMemory file?)", path_);
+  std::vector<char> image(static_cast<size_t>(size));
+  if (H5Fget_file_image(handle_->file.get(), image.data(), image.size()) != size) {
+    fail_hdf5("hdf5 {}: copying the file's image failed", path_);
+  }
+  const int descriptor = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  EMBER_CHECK(descriptor >= 0, "hdf5: cannot create '{}': {}", path, std::strerror(errno));
+  size_t written = 0;
+  int failure = 0;
+  while (written < image.size()) {
+    const ssize_t count = ::write(descriptor, image.data() + written, image.size() - written);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) {
+      failure = count < 0 ? errno : ENOSPC;
+      break;
+    }
+    written += static_cast<size_t>(count);
+  }
+  if (failure == 0 && ::fsync(descriptor) != 0) failure = errno;
+  if (::close(descriptor) != 0 && failure == 0) failure = errno;
+  EMBER_CHECK(failure == 0, "hdf5: writing '{}' failed after {} of {} bytes: {}", path, written, image.size(),
+              std::strerror(failure));
 }
 
 void Hdf5File::close() {
@@ -583,8 +623,10 @@ void Hdf5Dataset::read_rows(int64_t start, int64_t count, void* destination) con
 namespace {
 
 // Rows closer than this are read as one stretch and the rows between thrown away: an H5Dread
-// costs about as much as copying this many bytes (2 us at ~8 GB/s, measured on HDF5 1.10).
-constexpr int64_t kGapBytes = 16 * 1024;
+// costs 2-3 us, about as much as copying this many bytes. Measured on HDF5 1.10 with shuffled
+// batches of 64 Fashion-MNIST rows and their int64 labels: flat from 16 to 64 KiB, 1.5x slower
+// with no merging (every label its own read), 1.1x slower at 128 KiB.
+constexpr int64_t kGapBytes = 32 * 1024;
 
 }  // namespace
 

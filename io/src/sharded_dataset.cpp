@@ -53,6 +53,12 @@ std::string trim_slashes(const std::string& name) {
 
 DimVector sample_shape_of(const DatasetInfo& info) { return DimVector(info.shape.begin() + 1, info.shape.end()); }
 
+int64_t sample_bytes(const Field& field) {
+  int64_t bytes = element_size(field.dtype);
+  for (int64_t size : field.sample_shape) bytes *= size;
+  return bytes;
+}
+
 struct Outside {
   int64_t position;  // of the element in the tensor
   int64_t value;
@@ -104,6 +110,9 @@ struct ShardedDataset::Shard {
 };
 
 ShardedDataset::ShardedDataset(const std::vector<std::string>& sources, ShardedDatasetOptions options) {
+  EMBER_CHECK(options.preload_bytes >= 0 && options.chunk_cache_bytes >= 0,
+              "sharded dataset: preload_bytes ({}) and chunk_cache_bytes ({}) cannot be negative",
+              options.preload_bytes, options.chunk_cache_bytes);
   const std::vector<std::string> paths = resolve_shard_paths(sources);
   std::vector<FieldSpec>& specs = options.fields;
   const bool all_root_datasets = specs.empty();
@@ -172,9 +181,6 @@ ShardedDataset::ShardedDataset(const std::vector<std::string>& sources, ShardedD
     offsets_.push_back(offsets_.back() + shard.rows);
     shards_.push_back(std::move(shard));
   }
-  EMBER_CHECK(options.preload_bytes >= 0 && options.chunk_cache_bytes >= 0,
-              "sharded dataset: preload_bytes ({}) and chunk_cache_bytes ({}) cannot be negative",
-              options.preload_bytes, options.chunk_cache_bytes);
   for (const Shard& shard : shards_) {
     for (const Hdf5Dataset& dataset : shard.datasets) byte_size_ += dataset.rows() * dataset.row_bytes();
   }
@@ -356,7 +362,7 @@ void ShardedDataset::read_shard(const Shard& shard, std::span<const int64_t> glo
 void ShardedDataset::read_memory(std::span<const int64_t> sorted_indices, std::vector<Tensor>& outputs) const {
   const size_t count = sorted_indices.size();
   for (size_t f = 0; f < fields_.size(); ++f) {
-    const int64_t row_bytes = count == 0 ? 0 : outputs[f].numel() / static_cast<int64_t>(count) * element_size(fields_[f].dtype);
+    const int64_t row_bytes = sample_bytes(fields_[f]);
     const auto* source = static_cast<const uint8_t*>(memory_[f].data_ptr());
     auto* destination = static_cast<uint8_t*>(outputs[f].data_ptr());
     size_t first = 0;

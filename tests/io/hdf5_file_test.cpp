@@ -84,6 +84,46 @@ TEST(Hdf5File, SortedRowsAreReadWithOneHyperslabPerRun) {
   EXPECT_TRUE(equal(range, images.slice(0, 90, 100)));
 }
 
+TEST(Hdf5File, SortedRowsReadTheSameWhateverTheLayoutAndChunkCache) {
+  // Rows alone, in runs, a few apart in one chunk (merged into one read) and across chunk
+  // boundaries, from contiguous, chunked and compressed datasets with and without a chunk cache.
+  TempDir dir;
+  Hdf5File file(dir.file("layouts.h5"), FileMode::Create);
+  const Tensor images = (arange(3000 * 12, kInt64).reshape({3000, 3, 4}) * 7).to(kUInt8);
+  const Tensor labels = arange(3000, kInt64) * 3 - 100;
+  const Tensor flags = gt((arange(3000, kInt64) * 37).to(kUInt8), 128);
+  file.write("contiguous", images);
+  file.write("chunked", images, DatasetLayout{.chunk_rows = 100});
+  file.write("compressed", images, DatasetLayout{.chunk_rows = 100, .deflate_level = 3});
+  file.write("labels", labels, DatasetLayout{.chunk_rows = 1000});
+  file.write("flags", flags, DatasetLayout{.chunk_rows = 64, .deflate_level = 1});
+  EXPECT_FALSE(file.info("chunked").filtered);
+  EXPECT_TRUE(file.info("compressed").filtered);
+
+  const std::vector<int64_t> rows = {0, 1, 2, 5, 97, 99, 100, 101, 150, 199, 200, 900, 2000, 2003, 2999};
+  const Tensor index = tensor(rows);
+  for (int64_t cache : {int64_t{-1}, int64_t{0}, int64_t{1} << 20}) {
+    for (const char* name : {"contiguous", "chunked", "compressed"}) {
+      const Hdf5Dataset dataset = file.dataset(name, DatasetAccess{.chunk_cache_bytes = cache});
+      Tensor batch = full({static_cast<int64_t>(rows.size()), 3, 4}, 255, kUInt8);
+      EXPECT_EQ(dataset.read_rows(rows, batch.data_ptr()), 10) << name;  // runs of consecutive rows
+      EXPECT_TRUE(equal(batch, index_select(images, 0, index))) << name << ", cache " << cache;
+    }
+    const Hdf5Dataset label_rows = file.dataset("labels", DatasetAccess{.chunk_cache_bytes = cache});
+    Tensor batch = empty({static_cast<int64_t>(rows.size())}, kInt64);
+    label_rows.read_rows(rows, batch.data_ptr());
+    EXPECT_TRUE(equal(batch, index_select(labels, 0, index))) << "cache " << cache;
+    const Hdf5Dataset flag_rows = file.dataset("flags", DatasetAccess{.chunk_cache_bytes = cache});
+    Tensor flag_batch = empty({static_cast<int64_t>(rows.size())}, kBool);
+    flag_rows.read_rows(rows, flag_batch.data_ptr());
+    EXPECT_TRUE(equal(flag_batch, index_select(flags, 0, index))) << "cache " << cache;
+  }
+  // A whole read with no cache, and a dataset reopened while another handle is open.
+  const Hdf5Dataset open = file.dataset("compressed");
+  EXPECT_TRUE(equal(file.dataset("compressed", DatasetAccess{.chunk_cache_bytes = 0}).read(), images));
+  EXPECT_TRUE(equal(open.read(), images));
+}
+
 TEST(Hdf5File, BadRowRequestsNameTheDatasetAndRows) {
   TempDir dir;
   Hdf5File file(dir.file("rows.h5"), FileMode::Create);

@@ -1,6 +1,7 @@
 #include "ember/io/sharded_dataset.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <algorithm>
 #include <chrono>
@@ -238,6 +239,181 @@ TEST(ShardedDataset, MoreShardsThanSamplesGivesEmptyShards) {
   EXPECT_EQ(dataset.shard_size(3), 0);
   EXPECT_EQ(dataset.locate(1), (std::pair<int64_t, int64_t>{1, 0}));
   EXPECT_TRUE(equal(read_at(dataset, {0, 1})[0], samples.images));
+}
+
+// Sorted random batches of `size` indices out of `total`, the same for every call with a seed.
+std::vector<std::vector<int64_t>> random_batches(int64_t total, int64_t size, int count, unsigned seed) {
+  std::mt19937 random(seed);
+  std::vector<int64_t> all(static_cast<size_t>(total));
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<std::vector<int64_t>> batches;
+  for (int b = 0; b < count; ++b) {
+    std::shuffle(all.begin(), all.end(), random);
+    std::vector<int64_t> indices(all.begin(), all.begin() + size);
+    std::sort(indices.begin(), indices.end());
+    batches.push_back(std::move(indices));
+  }
+  return batches;
+}
+
+TEST(ShardedDataset, PreloadedSamplesAreTheFileSamples) {
+  TempDir dir;
+  const Samples samples = make_samples(500);
+  const Tensor flags = gt(samples.images.select(1, 0).select(1, 0).select(1, 0), 100);
+  // Three shards and an empty one after them, every dtype kind: bool, uint8, int64.
+  for (int deflate : {0, 5}) {
+    const std::string prefix = dir.file(fmt::format("d{}/s", deflate));
+    write_shards(prefix, {"flags", "images", "labels"}, {flags, samples.images, samples.labels},
+                 {.shards = 3, .chunk_rows = 32, .deflate_level = deflate});
+    write_shards(prefix + "-empty", {"flags", "images", "labels"},
+                 {flags.slice(0, 0, 0), samples.images.slice(0, 0, 0), samples.labels.slice(0, 0, 0)});
+    const std::string source = dir.file(fmt::format("d{}", deflate));
+    const ShardedDataset from_files(source);
+    const ShardedDataset in_memory(source, {.preload_bytes = int64_t{1} << 30});
+    EXPECT_FALSE(from_files.preloaded());
+    ASSERT_TRUE(in_memory.preloaded());
+    EXPECT_EQ(in_memory.byte_size(), 500 * (1 + 20 + 8));
+    EXPECT_EQ(from_files.byte_size(), in_memory.byte_size());
+    EXPECT_EQ(in_memory.shard_count(), 4);
+    EXPECT_EQ(in_memory.size(), 500);
+    for (const std::vector<int64_t>& indices : random_batches(500, 37, 20, 5)) {
+      const std::vector<Tensor> expected = from_files.read(indices);
+      const std::vector<Tensor> actual = in_memory.read(indices);
+      ASSERT_EQ(actual.size(), 3u);
+      for (size_t f = 0; f < 3; ++f) {
+        EXPECT_EQ(actual[f].sizes(), expected[f].sizes());
+        EXPECT_EQ(actual[f].dtype(), expected[f].dtype());
+        EXPECT_TRUE(equal(actual[f], expected[f])) << "field " << f << ", deflate " << deflate;
+      }
+      EXPECT_TRUE(equal(actual[1], rows_of(samples.images, indices)));
+      EXPECT_TRUE(equal(actual[0], rows_of(flags, indices)));
+    }
+    std::vector<int64_t> all(500);
+    std::iota(all.begin(), all.end(), 0);
+    EXPECT_TRUE(equal(in_memory.read(all)[2], samples.labels));
+    EXPECT_EQ(in_memory.read({})[1].sizes(), IntArrayRef({0, 1, 4, 5}));
+    EXPECT_THROW(in_memory.read(std::vector<int64_t>{3, 500}), Error);
+    EXPECT_THROW(in_memory.read(std::vector<int64_t>{4, 4}), Error);
+  }
+}
+
+TEST(ShardedDataset, PreloadsOnlyWhenEverythingFitsTheBudget) {
+  TempDir dir;
+  const Samples samples = make_samples(30);
+  write(dir.file("s"), samples, {.shards = 2});
+  const int64_t bytes = 30 * (20 + 8);
+  EXPECT_EQ(ShardedDataset(dir.path()).byte_size(), bytes);
+  EXPECT_TRUE(ShardedDataset(dir.path(), {.preload_bytes = bytes}).preloaded());
+  EXPECT_FALSE(ShardedDataset(dir.path(), {.preload_bytes = bytes - 1}).preloaded());
+  EXPECT_FALSE(ShardedDataset(dir.path(), {.preload_bytes = 0}).preloaded());
+  // Only the fields read count.
+  ShardedDatasetOptions labels_only{.fields = {FieldSpec{"labels", {}, {}, {}}}, .preload_bytes = 30 * 8};
+  EXPECT_TRUE(ShardedDataset(dir.path(), labels_only).preloaded());
+  EXPECT_THROW(ShardedDataset(dir.path(), {.preload_bytes = -1}), Error);
+  EXPECT_THROW(ShardedDataset(dir.path(), {.chunk_cache_bytes = -1}), Error);
+}
+
+TEST(ShardedDataset, PreloadChecksValidRangesOnceAtOpenNamingTheSample) {
+  TempDir dir;
+  std::vector<int64_t> labels(40);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<int64_t>(i % 10);
+  labels[27] = 12;
+  const auto paths = write_shards(dir.file("l"), {"labels"}, {tensor(labels)}, {.shards = 2});
+  ShardedDatasetOptions options{.fields = {FieldSpec{"labels", {}, {}, ValueRange{0, 10}}},
+                                .preload_bytes = int64_t{1} << 20};
+  try {
+    ShardedDataset dataset(dir.path(), options);
+    FAIL() << "label 12 of sample 27 was loaded";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const std::string part : {"sample 27", "labels = 12", "[0, 10)", "row 7", paths[1].c_str()}) {
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    }
+  }
+  options.fields[0].valid_range = ValueRange{0, 13};
+  const ShardedDataset dataset(dir.path(), options);
+  EXPECT_TRUE(dataset.preloaded());
+  EXPECT_EQ(dataset.read(std::vector<int64_t>{26, 27})[0].select(0, 1).item<int64_t>(), 12);
+}
+
+TEST(ShardedDataset, ConcurrentPreloadedReadsMatchTheSource) {
+  TempDir dir;
+  const Samples samples = make_samples(300);
+  write(dir.file("c"), samples, {.shards = 3, .chunk_rows = 16, .deflate_level = 3});
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = int64_t{1} << 20});
+  ASSERT_TRUE(dataset.preloaded());
+  auto reader = [&](unsigned seed) {
+    int mismatches = 0;
+    for (const std::vector<int64_t>& indices : random_batches(300, 32, 200, seed)) {
+      const std::vector<Tensor> read = dataset.read(indices);
+      if (!equal(read[0], rows_of(samples.images, indices)) || !equal(read[1], rows_of(samples.labels, indices))) {
+        ++mismatches;
+      }
+    }
+    return mismatches;
+  };
+  std::vector<std::future<int>> readers;
+  for (unsigned seed = 1; seed <= 4; ++seed) readers.push_back(std::async(std::launch::async, reader, seed));
+  for (std::future<int>& result : readers) {
+    ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a reader did not finish";
+    EXPECT_EQ(result.get(), 0);
+  }
+}
+
+TEST(ShardedDataset, AnyChunkCacheSizeReadsTheSameSamples) {
+  // From no cache (still one chunk per field and shard) to one holding everything.
+  TempDir dir;
+  Samples samples = make_samples(600);
+  write(dir.file("s"), samples, {.shards = 2, .chunk_rows = 40, .deflate_level = 2});
+  const auto batches = random_batches(600, 50, 10, 9);
+  for (int64_t cache : {int64_t{0}, int64_t{5000}, int64_t{64} << 20}) {
+    const ShardedDataset dataset(dir.path(), {.chunk_cache_bytes = cache});
+    for (const std::vector<int64_t>& indices : batches) {
+      const std::vector<Tensor> read = dataset.read(indices);
+      EXPECT_TRUE(equal(read[0], rows_of(samples.images, indices))) << "cache " << cache;
+      EXPECT_TRUE(equal(read[1], rows_of(samples.labels, indices))) << "cache " << cache;
+    }
+  }
+}
+
+TEST(ShardedDataset, PreloadNamesTheFirstSampleADamagedChunkLoses) {
+  TempDir dir;
+  const Samples samples = make_samples(64);
+  const auto paths = write(dir.file("d"), samples, {.shards = 2, .chunk_rows = 8, .deflate_level = 4});
+  // Zeros over the third chunk of images in the second shard (rows 16-23, samples 48-55): no
+  // zlib stream starts with a zero byte.
+  haddr_t address = 0;
+  hsize_t stored_size = 0;
+  {
+    const hid_t file = H5Fopen(paths[1].c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    const hid_t dataset = H5Dopen2(file, "images", H5P_DEFAULT);
+    const hid_t space = H5Dget_space(dataset);
+    hsize_t offset[4] = {};
+    unsigned mask = 0;
+    ASSERT_GE(H5Dget_chunk_info(dataset, space, 2, offset, &mask, &address, &stored_size), 0);
+    ASSERT_EQ(offset[0], 16u);
+    H5Sclose(space);
+    H5Dclose(dataset);
+    H5Fclose(file);
+  }
+  {
+    std::fstream file(paths[1], std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(address));
+    const std::vector<char> zeros(stored_size, '\0');
+    file.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  try {
+    ShardedDataset dataset(dir.path(), {.preload_bytes = int64_t{1} << 20});
+    FAIL() << "a damaged chunk was loaded";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    for (const std::string part : {"sample 48", "row 16", "'images'", paths[1].c_str(), "into memory"}) {
+      EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
+    }
+  }
+  // The files still serve every sample outside that chunk.
+  const ShardedDataset from_files(dir.path());
+  EXPECT_TRUE(equal(from_files.read(std::vector<int64_t>{0, 47, 56, 63})[0], rows_of(samples.images, {0, 47, 56, 63})));
 }
 
 }  // namespace

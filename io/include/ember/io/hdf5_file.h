@@ -18,6 +18,11 @@ enum class FileMode {
   Read,       // the file must exist
   ReadWrite,  // the file must exist
   Create,     // a new file; an existing one is truncated
+  // A new file held in memory only (HDF5's core driver, no backing store): path only names it in
+  // messages. write_image() then puts its bytes on disk with plain POSIX writes, so a full disk
+  // is an ordinary error and never a failed write inside HDF5, which 1.10 cannot recover from
+  // (it then fails to close the file and crashes in its exit-time cleanup). Checkpoints use it.
+  CreateInMemory,
 };
 
 // How a new dataset is stored. chunk_rows > 0 chunks it along axis 0 (a chunk holds that many
@@ -94,6 +99,10 @@ class Hdf5File {
   // Pushes buffered data to the operating system (H5Fflush); close() also fsyncs nothing, see
   // io::sync_file for durability.
   void flush();
+  // For a CreateInMemory file: flushes it, writes its bytes to `path` (created or truncated),
+  // fsyncs them, and throws naming path and the system's reason on any failure (ENOSPC, EFBIG).
+  void write_image(const std::string& path);
+
   // Closes the file and reports a failure to close (where HDF5 writes its last metadata).
   void close();
 

@@ -7,6 +7,12 @@
 // Everything that can disagree is checked when the dataset opens (field names, dtypes, per-sample
 // shapes, lengths within a shard), so a bad shard fails at start-up rather than mid-epoch. A
 // dataset of 0 samples (every shard empty) is valid, as in PyTorch: a loader over it yields nothing.
+//
+// Samples come from the files, through HDF5 (one lock for the whole process), or, when the
+// options give a memory budget that the whole dataset fits, from memory filled when the dataset
+// opens. Both give the same samples; memory is ~20x faster for small samples (Fashion-MNIST:
+// 6M samples/s from memory, 0.3M from files, warm page cache, HDF5 1.10) and lets loader workers
+// read in parallel.
 #include <cstdint>
 #include <optional>
 #include <span>
