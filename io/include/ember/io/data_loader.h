@@ -11,7 +11,10 @@
 // Each batch is loaded by one worker: it sorts and dedups the batch's indices, calls
 // Dataset::read once (so a file-backed dataset coalesces the rows into few reads), puts the rows
 // back in the sampler's order, applies the per-sample transforms and collates each field into
-// one contiguous tensor. Only Dataset::read may take a lock (HDF5's); the rest runs in parallel.
+// one contiguous tensor. A dataset that reads any order (Dataset::reads_any_order: in memory)
+// gets the indices unsorted instead, and what it returns is the batch, with no copy, unless a
+// transform or pinning applies. Only Dataset::read may take a lock (HDF5's); the rest runs in
+// parallel.
 // Batch k of an epoch is the same, bit for bit, whatever num_workers is: batches are delivered in
 // order and a sample's transform randomness depends on (seed, epoch, position, index) only.
 //

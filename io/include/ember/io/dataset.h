@@ -25,11 +25,19 @@ class Dataset {
   virtual int64_t size() const = 0;
   virtual const std::vector<Field>& fields() const = 0;
 
-  // The samples at sorted_indices (ascending, no repeats, each in [0, size())): one tensor per
-  // field, in fields() order, shaped [sorted_indices.size(), sample_shape...], contiguous, CPU.
-  // Called from several loader threads at once, so implementations must be thread-safe. A
-  // failure throws ember::Error naming the file, the field and the sample index.
-  virtual std::vector<Tensor> read(std::span<const int64_t> sorted_indices) const = 0;
+  // The samples at `indices`, each in [0, size()): one tensor per field, in fields() order,
+  // shaped [indices.size(), sample_shape...], contiguous, CPU, row i holding sample indices[i].
+  // The indices ascend without repeats unless reads_any_order() is true. Called from several
+  // loader threads at once, so implementations must be thread-safe. A failure throws
+  // ember::Error naming the file, the field and the sample index.
+  virtual std::vector<Tensor> read(std::span<const int64_t> indices) const = 0;
+
+  // True when read() accepts indices in any order, repeats included. A dataset that gathers rows
+  // from memory says so: the loader then reads a batch's indices as the sampler gave them and
+  // uses the result as the batch itself, with no sort and no reordering copy. False (the
+  // default) keeps the sorted contract, which lets a file-backed dataset coalesce rows into few
+  // reads. The answer must not change during a dataset's life.
+  virtual bool reads_any_order() const { return false; }
 
   // The position of a field in fields(); throws naming the dataset's fields when absent.
   size_t field_index(const std::string& name) const;
@@ -44,7 +52,9 @@ class TensorDataset : public Dataset {
 
   int64_t size() const override { return size_; }
   const std::vector<Field>& fields() const override { return fields_; }
-  std::vector<Tensor> read(std::span<const int64_t> sorted_indices) const override;
+  // Any order and repeats: rows are gathered from memory.
+  std::vector<Tensor> read(std::span<const int64_t> indices) const override;
+  bool reads_any_order() const override { return true; }
 
  private:
   std::vector<Field> fields_;

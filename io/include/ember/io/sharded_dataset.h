@@ -78,7 +78,10 @@ class ShardedDataset : public Dataset {
   // Preloaded: rows copied from memory. Otherwise per shard that the indices touch, one
   // Hdf5Dataset::read_rows per field, straight into the result's rows. Thread-safe: nothing is
   // shared but immutable memory and HDF5's handles, and HDF5 serialises its own calls.
+  // Preloaded, the indices may come in any order, with repeats (reads_any_order()); from the
+  // files they must ascend without repeats.
   std::vector<Tensor> read(std::span<const int64_t> sorted_indices) const override;
+  bool reads_any_order() const override { return preloaded(); }
 
   // The bytes of every field of every sample, as held in memory.
   int64_t byte_size() const { return byte_size_; }
@@ -99,7 +102,7 @@ class ShardedDataset : public Dataset {
   void check_values(size_t field, const Tensor& values, std::span<const int64_t> sorted_indices) const;
   void read_shard(const Shard& shard, std::span<const int64_t> global_indices, int64_t first_output_row,
                   std::vector<Tensor>& outputs) const;
-  void read_memory(std::span<const int64_t> sorted_indices, std::vector<Tensor>& outputs) const;
+  void read_memory(std::span<const int64_t> indices, std::vector<Tensor>& outputs) const;
 
   std::vector<Field> fields_;
   std::vector<std::optional<ValueRange>> valid_ranges_;  // per field
