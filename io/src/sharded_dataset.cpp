@@ -184,11 +184,11 @@ ShardedDataset::ShardedDataset(const std::vector<std::string>& sources, ShardedD
   for (const Shard& shard : shards_) {
     for (const Hdf5Dataset& dataset : shard.datasets) byte_size_ += dataset.rows() * dataset.row_bytes();
   }
-  open_caches(options.chunk_cache_bytes);
+  open_caches(options.chunk_cache_bytes, options.direct_reads);
   if (options.preload_bytes > 0 && byte_size_ <= options.preload_bytes) preload();
 }
 
-void ShardedDataset::open_caches(int64_t chunk_cache_bytes) {
+void ShardedDataset::open_caches(int64_t chunk_cache_bytes, bool direct_reads) {
   double filtered_bytes = 0;
   for (const Shard& shard : shards_) {
     for (const Hdf5Dataset& dataset : shard.datasets) {
@@ -198,8 +198,9 @@ void ShardedDataset::open_caches(int64_t chunk_cache_bytes) {
   for (Shard& shard : shards_) {
     for (size_t f = 0; f < fields_.size(); ++f) {
       const DatasetInfo& info = shard.datasets[f].info();
-      if (info.chunk_shape.empty()) continue;  // contiguous: HDF5 has no chunk cache for it
-      DatasetAccess access{.chunk_cache_bytes = 0};
+      // Contiguous data has no chunk cache; uncompressed data is read straight from the file.
+      DatasetAccess access{.chunk_cache_bytes = info.chunk_shape.empty() ? -1 : 0,
+                           .direct_reads = direct_reads && !info.filtered};
       if (info.filtered) {
         int64_t chunk_bytes = element_size(info.dtype);
         for (int64_t size : info.chunk_shape) chunk_bytes *= size;
@@ -210,6 +211,13 @@ void ShardedDataset::open_caches(int64_t chunk_cache_bytes) {
       // HDF5 keeps the cache of a dataset's first open handle while any handle is open.
       shard.datasets[f] = Hdf5Dataset();
       shard.datasets[f] = shard.file.dataset(fields_[f].name, access);
+    }
+  }
+  all_direct_ = direct_reads && !shards_.empty();
+  for (const Shard& shard : shards_) {
+    for (const Hdf5Dataset& dataset : shard.datasets) {
+      // An empty shard has nothing to read, directly or not.
+      if (dataset.rows() > 0 && !dataset.reads_directly()) all_direct_ = false;
     }
   }
 }
@@ -313,6 +321,13 @@ std::vector<Tensor> ShardedDataset::read(std::span<const int64_t> sorted_indices
     read_memory(sorted_indices, outputs);
     return outputs;  // valid ranges were checked at load
   }
+  if (all_direct_) {
+    read_direct(sorted_indices, outputs);
+    for (size_t f = 0; f < fields_.size(); ++f) {
+      if (valid_ranges_[f]) check_values(f, outputs[f], sorted_indices);
+    }
+    return outputs;
+  }
   // Sorted indices fall into each shard as one contiguous stretch.
   size_t begin = 0;
   while (begin < sorted_indices.size()) {
@@ -329,6 +344,34 @@ std::vector<Tensor> ShardedDataset::read(std::span<const int64_t> sorted_indices
     if (valid_ranges_[f]) check_values(f, outputs[f], sorted_indices);
   }
   return outputs;
+}
+
+// Rows straight from the mapped shards in the requested order: per field and shard, one
+// copy_rows with each row's place in the output.
+void ShardedDataset::read_direct(std::span<const int64_t> indices, std::vector<Tensor>& outputs) const {
+  std::vector<std::vector<int64_t>> rows(shards_.size());
+  std::vector<std::vector<size_t>> positions(shards_.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    const auto [shard, row] = locate(indices[i]);
+    rows[static_cast<size_t>(shard)].push_back(row);
+    positions[static_cast<size_t>(shard)].push_back(i);
+  }
+  std::vector<uint8_t*> destinations;
+  for (size_t f = 0; f < fields_.size(); ++f) {
+    auto* output = static_cast<uint8_t*>(outputs[f].data_ptr());
+    for (size_t s = 0; s < shards_.size(); ++s) {
+      if (rows[s].empty()) continue;
+      const Hdf5Dataset& dataset = shards_[s].datasets[f];
+      destinations.clear();
+      for (size_t position : positions[s]) destinations.push_back(output + static_cast<int64_t>(position) * dataset.row_bytes());
+      try {
+        dataset.copy_rows(rows[s], destinations);
+      } catch (const Error& failure) {
+        fail("sharded dataset: cannot read {} samples of field '{}' from '{}' (first sample {}): {}", rows[s].size(),
+             fields_[f].name, shards_[s].path, indices[positions[s].front()], failure.what());
+      }
+    }
+  }
 }
 
 void ShardedDataset::read_shard(const Shard& shard, std::span<const int64_t> global_indices, int64_t first_output_row,

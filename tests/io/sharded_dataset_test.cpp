@@ -136,10 +136,17 @@ TEST(ShardedDataset, ReadsTheNamedFieldsInTheGivenOrderAndChecksExpectations) {
 
 TEST(ShardedDataset, RejectsUnsortedRepeatedAndOutOfRangeIndices) {
   TempDir dir;
-  write(dir.file("s"), make_samples(8), {.shards = 2});
+  const Samples samples = make_samples(8);
+  write(dir.file("s"), samples, {.shards = 2});
+  // Read through HDF5, a dataset takes ascending indices without repeats.
+  const ShardedDataset through_hdf5(dir.path(), {.direct_reads = false});
+  EXPECT_FALSE(through_hdf5.reads_any_order());
+  EXPECT_THROW(read_at(through_hdf5, {3, 2}), Error);
+  EXPECT_THROW(read_at(through_hdf5, {2, 2}), Error);
+  // Mapped (the default for uncompressed shards), any order and repeats are served.
   const ShardedDataset dataset(dir.path());
-  EXPECT_THROW(read_at(dataset, {3, 2}), Error);
-  EXPECT_THROW(read_at(dataset, {2, 2}), Error);
+  EXPECT_TRUE(dataset.reads_any_order());
+  EXPECT_TRUE(equal(read_at(dataset, {5, 2, 5})[0], rows_of(samples.images, {5, 2, 5})));
   EXPECT_THROW(read_at(dataset, {-1}), Error);
   try {
     read_at(dataset, {1, 8});
@@ -416,6 +423,26 @@ TEST(ShardedDataset, PreloadNamesTheFirstSampleADamagedChunkLoses) {
   // The files still serve every sample outside that chunk.
   const ShardedDataset from_files(dir.path());
   EXPECT_TRUE(equal(from_files.read(std::vector<int64_t>{0, 47, 56, 63})[0], rows_of(samples.images, {0, 47, 56, 63})));
+}
+
+}  // namespace
+}  // namespace ember::io
+
+namespace ember::io {
+namespace {
+
+TEST(ShardedDataset, DirectReadsGiveTheSamplesHdf5Gives) {
+  TempDir dir;
+  const Samples samples = make_samples(500);
+  write_shards(dir.file("s"), {"images", "labels"}, {samples.images, samples.labels}, {.shards = 3, .chunk_rows = 32});
+  const ShardedDataset direct(dir.path());
+  const ShardedDataset through_hdf5(dir.path(), {.direct_reads = false});
+  for (const std::vector<int64_t>& indices : random_batches(500, 64, 10, 11)) {
+    const std::vector<Tensor> expected = through_hdf5.read(indices);
+    const std::vector<Tensor> actual = direct.read(indices);
+    for (size_t f = 0; f < 2; ++f) EXPECT_TRUE(equal(actual[f], expected[f])) << f;
+    EXPECT_TRUE(equal(actual[0], rows_of(samples.images, indices)));
+  }
 }
 
 }  // namespace

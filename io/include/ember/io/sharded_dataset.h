@@ -60,6 +60,11 @@ struct ShardedDatasetOptions {
   // the whole compressed dataset; 64 MiB holds Fashion-MNIST. Uncompressed fields have no cache:
   // HDF5 then reads just the wanted rows from the file (see DatasetAccess).
   int64_t chunk_cache_bytes = int64_t{64} << 20;
+
+  // Uncompressed fields whose stored type is the tensor's are copied from a read-only mapping of
+  // the shard at their rows' file addresses, which HDF5 gives once at open
+  // (DatasetAccess::direct_reads): no HDF5 call, no lock and no system call per row. Everything else reads through HDF5. The shards must not change while open.
+  bool direct_reads = true;
 };
 
 class ShardedDataset : public Dataset {
@@ -81,7 +86,7 @@ class ShardedDataset : public Dataset {
   // Preloaded, the indices may come in any order, with repeats (reads_any_order()); from the
   // files they must ascend without repeats.
   std::vector<Tensor> read(std::span<const int64_t> sorted_indices) const override;
-  bool reads_any_order() const override { return preloaded(); }
+  bool reads_any_order() const override { return preloaded() || all_direct_; }
 
   // The bytes of every field of every sample, as held in memory.
   int64_t byte_size() const { return byte_size_; }
@@ -96,7 +101,9 @@ class ShardedDataset : public Dataset {
 
  private:
   struct Shard;
-  void open_caches(int64_t chunk_cache_bytes);
+  void open_caches(int64_t chunk_cache_bytes, bool direct_reads);
+  void read_direct(std::span<const int64_t> indices, std::vector<Tensor>& outputs) const;
+  bool all_direct_ = false;  // every field of every shard reads directly (mapped)
   void preload();
   // sorted_indices names the samples of values' rows; empty means rows 0, 1, ... of the dataset.
   void check_values(size_t field, const Tensor& values, std::span<const int64_t> sorted_indices) const;
