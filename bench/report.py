@@ -70,7 +70,7 @@ ROWS += [
 # H5Dread of the same bytes per shard and field.
 for data, title, batch in (("mnist", "Fashion-MNIST-shaped [1,28,28] uint8", 64),
                            ("large", "large [3,224,224] uint8", 32)):
-    for source, row in (("loader", "from HDF5"), ("loader_memory", "preloaded")):
+    for source, row in (("loader", "from the shard files"), ("loader_memory", "preloaded")):
         for workers in (1, 2):
             ROWS.append((f"DataLoader {title} {row}, shuffled, batch {batch}, {workers} worker"
                          f"{'s' if workers > 1 else ''}", "samples/s", f"io/{source}/{data}/workers:{workers}",
