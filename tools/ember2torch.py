@@ -21,31 +21,12 @@ scheduler, loader and generator state stay behind: they are Ember's, not PyTorch
 Needs python3 with torch and h5py (Debian: python3-torch, python3-h5py). tools/torch2ember.py
 converts the other way.
 """
-import argparse
 import collections
 import os
 import sys
 import zlib
 
-FORMAT = "ember-checkpoint"
-VERSION = 1
-
-
-class ToolError(Exception):
-    pass
-
-
-def import_dependencies():
-    try:
-        import numpy
-        import h5py
-    except ImportError as error:
-        raise ToolError(f"needs h5py and numpy ({error}); install python3-h5py or `pip install h5py`")
-    try:
-        import torch
-    except ImportError as error:
-        raise ToolError(f"needs torch ({error}); install python3-torch or `pip install torch`")
-    return numpy, h5py, torch
+from ember_checkpoint_tool import FORMAT, VERSION, ToolError, import_dependencies, run
 
 
 def is_bfloat16(stored, h5py):
@@ -130,21 +111,14 @@ def convert(source, target, entry):
     return len(state)
 
 
-def main():
-    parser = argparse.ArgumentParser(
-        prog="ember2torch.py", description=__doc__.split("\n\n", 1)[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+def add_arguments(parser):
     parser.add_argument("source", help="an Ember checkpoint (.h5)")
     parser.add_argument("target", help="the file torch.save writes (.pt)")
     parser.add_argument("--entry", help="save {ENTRY: state_dict} instead of the bare state_dict")
-    arguments = parser.parse_args()
-    try:
-        count = convert(arguments.source, arguments.target, arguments.entry)
-    except (ToolError, OSError) as error:
-        print(f"ember2torch: error: {error}", file=sys.stderr)
-        return 1
-    print(f"ember2torch: wrote {count} tensors to {arguments.target}")
-    return 0
+
+
+def main():
+    return run("ember2torch", __doc__, add_arguments, lambda arguments: convert(arguments.source, arguments.target, arguments.entry))
 
 
 if __name__ == "__main__":

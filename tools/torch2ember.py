@@ -25,32 +25,13 @@ Load it into the same architecture built in Ember:
 Needs python3 with torch and h5py (Debian: python3-torch, python3-h5py). The input is
 unpickled by torch.load: convert only files you trust. tools/ember2torch.py converts back.
 """
-import argparse
 import datetime
 import os
 import sys
 import tempfile
 import zlib
 
-FORMAT = "ember-checkpoint"
-VERSION = 1
-
-
-class ToolError(Exception):
-    pass
-
-
-def import_dependencies():
-    try:
-        import numpy
-        import h5py
-    except ImportError as error:
-        raise ToolError(f"needs h5py and numpy ({error}); install python3-h5py or `pip install h5py`")
-    try:
-        import torch
-    except ImportError as error:
-        raise ToolError(f"needs torch ({error}); install python3-torch or `pip install torch`")
-    return numpy, h5py, torch
+from ember_checkpoint_tool import FORMAT, VERSION, ToolError, import_dependencies, run
 
 
 def find_state_dict(loaded, entry, torch, source):
@@ -166,22 +147,16 @@ def convert(source, target, entry, strip_prefix):
     return len(items)
 
 
-def main():
-    parser = argparse.ArgumentParser(
-        prog="torch2ember.py", description=__doc__.split("\n\n", 1)[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+def add_arguments(parser):
     parser.add_argument("source", help="a file torch.save wrote (state_dict, dict holding one, or nn.Module)")
     parser.add_argument("target", help="the Ember checkpoint to write (.h5)")
     parser.add_argument("--entry", help="the key of the state_dict in a dict checkpoint (default: model, state_dict)")
     parser.add_argument("--strip-prefix", default="", help="remove this prefix from keys, e.g. 'module.'")
-    arguments = parser.parse_args()
-    try:
-        count = convert(arguments.source, arguments.target, arguments.entry, arguments.strip_prefix)
-    except (ToolError, OSError) as error:
-        print(f"torch2ember: error: {error}", file=sys.stderr)
-        return 1
-    print(f"torch2ember: wrote {count} tensors to {arguments.target}")
-    return 0
+
+
+def main():
+    return run("torch2ember", __doc__, add_arguments,
+               lambda arguments: convert(arguments.source, arguments.target, arguments.entry, arguments.strip_prefix))
 
 
 if __name__ == "__main__":
