@@ -13,6 +13,7 @@
 #include "ember/io/shard_writer.h"
 #include "ember/io/sharded_dataset.h"
 #include "ember/tensor/ops.h"
+#include "io/damage.h"
 #include "io/temp_dir.h"
 
 namespace ember::io {
@@ -142,26 +143,7 @@ TEST(DatasetBadInput, DamagedChunkNamesTheFileFieldAndSample) {
                                   {.shards = 2, .chunk_rows = 8, .deflate_level = 4});
   // Zeros over the second chunk of images in the second shard: no valid zlib stream starts with a
   // zero byte, so inflating it fails. Its first row is sample 32 + 8.
-  haddr_t address = 0;
-  hsize_t stored_size = 0;
-  {
-    const hid_t file = H5Fopen(paths[1].c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    const hid_t dataset = H5Dopen2(file, "images", H5P_DEFAULT);
-    const hid_t space = H5Dget_space(dataset);
-    hsize_t offset[4] = {};
-    unsigned mask = 0;
-    ASSERT_GE(H5Dget_chunk_info(dataset, space, 1, offset, &mask, &address, &stored_size), 0);
-    EXPECT_EQ(offset[0], 8u);
-    H5Sclose(space);
-    H5Dclose(dataset);
-    H5Fclose(file);
-  }
-  {
-    std::fstream file(paths[1], std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(address));
-    const std::vector<char> zeros(stored_size, '\0');
-    file.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
-  }
+  EXPECT_EQ(zero_stored_chunk(paths[1], "images", 1), 8);
   const ShardedDataset dataset(dir.path());
   EXPECT_EQ(dataset.read(std::vector<int64_t>{0, 31, 32, 39, 48})[0].size(0), 5);  // other chunks still read
   expect_error_naming([&] { dataset.read(std::vector<int64_t>{3, 33, 41, 44, 60}); },

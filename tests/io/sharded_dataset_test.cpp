@@ -13,6 +13,7 @@
 
 #include "ember/io/shard_writer.h"
 #include "ember/tensor/ops.h"
+#include "io/damage.h"
 #include "io/temp_dir.h"
 
 namespace ember::io {
@@ -42,6 +43,17 @@ std::vector<Tensor> read_at(const Dataset& dataset, const std::vector<int64_t>& 
 
 Tensor rows_of(const Tensor& source, const std::vector<int64_t>& indices) {
   return index_select(source, 0, tensor(indices));
+}
+
+// Runs reader(seed) on four threads at once; each returns how many of its batches mismatched.
+template <class Reader>
+void expect_concurrent_readers_agree(const Reader& reader) {
+  std::vector<std::future<int>> readers;
+  for (unsigned seed = 1; seed <= 4; ++seed) readers.push_back(std::async(std::launch::async, reader, seed));
+  for (std::future<int>& result : readers) {
+    ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a reader did not finish";
+    EXPECT_EQ(result.get(), 0);
+  }
 }
 
 TEST(ShardedDataset, RoundTripsAcrossShardBoundaries) {
@@ -180,12 +192,7 @@ TEST(ShardedDataset, ConcurrentReadsMatchTheSource) {
     }
     return mismatches;
   };
-  std::vector<std::future<int>> readers;
-  for (unsigned seed = 1; seed <= 4; ++seed) readers.push_back(std::async(std::launch::async, reader, seed));
-  for (std::future<int>& result : readers) {
-    ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a reader did not finish";
-    EXPECT_EQ(result.get(), 0);
-  }
+  expect_concurrent_readers_agree(reader);
 }
 
 TEST(ShardedDataset, CompressionOnAndOffGiveTheSameSamples) {
@@ -361,12 +368,7 @@ TEST(ShardedDataset, ConcurrentPreloadedReadsMatchTheSource) {
     }
     return mismatches;
   };
-  std::vector<std::future<int>> readers;
-  for (unsigned seed = 1; seed <= 4; ++seed) readers.push_back(std::async(std::launch::async, reader, seed));
-  for (std::future<int>& result : readers) {
-    ASSERT_EQ(result.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "a reader did not finish";
-    EXPECT_EQ(result.get(), 0);
-  }
+  expect_concurrent_readers_agree(reader);
 }
 
 TEST(ShardedDataset, AnyChunkCacheSizeReadsTheSameSamples) {
@@ -391,26 +393,7 @@ TEST(ShardedDataset, PreloadNamesTheFirstSampleADamagedChunkLoses) {
   const auto paths = write(dir.file("d"), samples, {.shards = 2, .chunk_rows = 8, .deflate_level = 4});
   // Zeros over the third chunk of images in the second shard (rows 16-23, samples 48-55): no
   // zlib stream starts with a zero byte.
-  haddr_t address = 0;
-  hsize_t stored_size = 0;
-  {
-    const hid_t file = H5Fopen(paths[1].c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-    const hid_t dataset = H5Dopen2(file, "images", H5P_DEFAULT);
-    const hid_t space = H5Dget_space(dataset);
-    hsize_t offset[4] = {};
-    unsigned mask = 0;
-    ASSERT_GE(H5Dget_chunk_info(dataset, space, 2, offset, &mask, &address, &stored_size), 0);
-    ASSERT_EQ(offset[0], 16u);
-    H5Sclose(space);
-    H5Dclose(dataset);
-    H5Fclose(file);
-  }
-  {
-    std::fstream file(paths[1], std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(static_cast<std::streamoff>(address));
-    const std::vector<char> zeros(stored_size, '\0');
-    file.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
-  }
+  ASSERT_EQ(zero_stored_chunk(paths[1], "images", 2), 16);
   try {
     ShardedDataset dataset(dir.path(), {.preload_bytes = int64_t{1} << 20});
     FAIL() << "a damaged chunk was loaded";
