@@ -303,6 +303,12 @@ bool spin_until(Ready ready) {
 // have loaded. Workers claim batch numbers in order, no further than `window` past the next one
 // the training thread will take, and put each result in the slot of its number, so the training
 // thread receives the batches in order whoever loaded them.
+//
+// The hand-off takes no lock while both sides are awake: a slot belongs to its worker until
+// `done` is published, then to the training thread until it advances `next_`. The mutex and the
+// condition variables serve only a side that went to sleep. (A mutex taken on every hand-off was
+// contended at once, since the worker publishes and the training thread, polling, arrives within
+// nanoseconds: a futex sleep and wake on most small batches.)
 class LoaderPass {
  public:
   LoaderPass(std::shared_ptr<const BatchLoader> loader, int64_t epoch, int64_t first, int64_t workers, int64_t window)
@@ -340,20 +346,21 @@ class LoaderPass {
       return true;
     }
     Slot& slot = slots_[static_cast<size_t>(next_ % window_)];
-    // A worker often finishes within microseconds: polling for it instead of sleeping on the
-    // condition variable spares both threads a futex call and a context switch per batch.
-    spin_until([&] { return slot.done.load(std::memory_order_acquire); });
-    std::unique_lock lock(mutex_);
-    completed_.wait(lock, [&] { return slot.done.load(std::memory_order_relaxed); });
+    const auto loaded = [&] { return slot.done.load(); };
+    // A worker often finishes within microseconds: polling for it instead of sleeping spares
+    // both threads a futex call and a context switch per batch.
+    if (!spin_until(loaded)) sleep_until(completed_, trainer_sleeping_, loaded);
     // A failed batch keeps its slot: advancing again throws the same error.
     if (slot.error) std::rethrow_exception(slot.error);
     Batch batch = std::move(slot.batch);
     slot.batch = Batch{};
+    // The batch before this one goes back to the worker that fills this slot next, to be freed
+    // there (see Slot::retired).
+    if (current_) slot.retired = std::move(*current_);
     slot.done.store(false, std::memory_order_relaxed);
-    next_.store(next_ + 1, std::memory_order_release);
-    lock.unlock();
-    claimable_.notify_all();
-    current_ = std::move(batch);  // frees the previous batch outside the lock
+    next_.store(next_ + 1);  // hands the slot back: the worker claiming it may now write it
+    wake(claimable_, workers_sleeping_);
+    current_ = std::move(batch);
     return true;
   }
 
@@ -379,30 +386,43 @@ class LoaderPass {
 
  private:
   struct Slot {
-    // Set with the batch or error under the mutex, and read without it by advance()'s spin.
-    std::atomic<bool> done{false};
+    std::atomic<bool> done{false};  // the batch or error is there, for the training thread
     Batch batch;
     std::exception_ptr error;
+    // A batch the training thread has moved past, freed by the worker that fills the slot next.
+    // Its memory came from that worker's malloc arena: freed in the training thread, every block
+    // would take the arena's lock while the worker allocates from it, and the two threads
+    // contending for it (futex sleeps) cost more than loading a small batch.
+    Batch retired;
   };
 
-  void work() {
+  // Sleeps on `condition` until `ready`. `sleeping` tells the other side to wake us: set before
+  // `ready` is checked under the mutex, and read by wake() after the other side made `ready`
+  // true, so one of the two sees the other's write (both sequentially consistent).
+  template <class Ready>
+  void sleep_until(std::condition_variable& condition, std::atomic<int>& sleeping, Ready ready) {
     std::unique_lock lock(mutex_);
+    sleeping.fetch_add(1);
+    condition.wait(lock, ready);
+    sleeping.fetch_sub(1);
+  }
+
+  // After making a sleeper's condition true. Taking the mutex first means a sleeper that has
+  // checked its condition is already waiting, so it receives the notification.
+  void wake(std::condition_variable& condition, const std::atomic<int>& sleeping) {
+    if (sleeping.load() == 0) return;
+    { std::lock_guard lock(mutex_); }
+    condition.notify_all();
+  }
+
+  void work() {
     while (true) {
-      const auto claimable = [&] {
-        return cancelled_ || next_claim_ >= end_ || next_claim_ < next_.load(std::memory_order_relaxed) + window_;
-      };
-      if (!claimable()) {
-        const int64_t wanted = next_claim_;
-        lock.unlock();
-        spin_until([&] {
-          return cancelled_.load(std::memory_order_relaxed) || wanted < next_.load(std::memory_order_relaxed) + window_;
-        });
-        lock.lock();
-        claimable_.wait(lock, claimable);
-      }
-      if (cancelled_ || next_claim_ >= end_) return;
-      const int64_t number = next_claim_++;
-      lock.unlock();
+      const int64_t number = next_claim_.fetch_add(1);
+      if (number >= end_) return;
+      // Room in the window: the slot's previous batch (number - window) was taken.
+      const auto has_room = [&] { return cancelled_.load() || number < next_.load() + window_; };
+      if (!spin_until(has_room)) sleep_until(claimable_, workers_sleeping_, has_room);
+      if (cancelled_) return;
       Batch batch;
       std::exception_ptr error;
       try {
@@ -412,16 +432,13 @@ class LoaderPass {
       } catch (...) {
         error = std::current_exception();
       }
-      lock.lock();
       if (cancelled_) return;
       Slot& slot = slots_[static_cast<size_t>(number % window_)];
+      const Batch retired = std::move(slot.retired);  // freed here, at the end of this iteration
       slot.batch = std::move(batch);
       slot.error = std::move(error);
-      slot.done.store(true, std::memory_order_release);
-      lock.unlock();
-      completed_.notify_one();  // only the training thread waits on it; outside the lock, so it
-                                // does not wake into a mutex still held
-      lock.lock();
+      slot.done.store(true);
+      wake(completed_, trainer_sleeping_);
     }
   }
 
@@ -432,14 +449,16 @@ class LoaderPass {
   std::optional<Batch> current_;
   bool finished_ = false;
 
-  std::mutex mutex_;
-  std::condition_variable claimable_;  // workers wait for room in the window
-  std::condition_variable completed_;  // the training thread waits for its batch
-  std::atomic<int64_t> next_;          // the next batch the training thread takes; written under the mutex
-  int64_t next_claim_;                 // the next batch a worker loads
+  std::atomic<int64_t> next_;        // the next batch the training thread takes; written by it only
+  std::atomic<int64_t> next_claim_;  // the next batch a worker loads
   const int64_t window_;
   std::unique_ptr<Slot[]> slots_;
   std::atomic<bool> cancelled_{false};
+  std::mutex mutex_;                   // only for sleeping and waking
+  std::condition_variable claimable_;  // workers sleep here for room in the window
+  std::condition_variable completed_;  // the training thread sleeps here for its batch
+  std::atomic<int> workers_sleeping_{0};
+  std::atomic<int> trainer_sleeping_{0};
   std::vector<std::thread> threads_;
 };
 

@@ -1,7 +1,6 @@
 #include "ember/io/hdf5_file.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -199,22 +198,10 @@ struct Hdf5Dataset::Handle {
   Id memory_type;
   bool normalize_bools = false;
   int64_t chunk_rows = 0;  // rows per chunk along axis 0; 0 when stored contiguously
-  // Direct reads: a descriptor of the file, and the file address of each chunk's first row (one
-  // entry, the data's start, when contiguous). Empty when rows are read through HDF5.
-  int descriptor = -1;
-  std::vector<uint64_t> chunk_addresses;
-  // The whole file mapped read-only: a row is a memcpy from the page cache, with no system call
-  // per row (a pread per 784-byte row capped a shuffled epoch at ~300k rows/s).
-  const uint8_t* mapping = nullptr;
-  size_t mapping_bytes = 0;
 
   Handle() = default;
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (mapping != nullptr) ::munmap(const_cast<uint8_t*>(mapping), mapping_bytes);
-    if (descriptor >= 0) ::close(descriptor);
-  }
 };
 
 namespace {
@@ -411,28 +398,6 @@ Hdf5Dataset Hdf5File::dataset(const std::string& path, const DatasetAccess& acce
     handle->normalize_bools = true;
   } else {
     handle->memory_type = memory_type(result.info_.dtype);
-  }
-  if (access.direct_reads) {
-    const int64_t row_bytes = result.row_bytes();
-    std::vector<uint64_t> addresses = row_addresses(handle->dataset.get(), file_type.get(),
-                                                    handle->memory_type.get(), result.info_, row_bytes);
-    if (!addresses.empty()) {
-      handle->descriptor = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-      struct stat status {};
-      if (handle->descriptor >= 0 && ::fstat(handle->descriptor, &status) == 0 && status.st_size > 0) {
-        void* mapping = ::mmap(nullptr, static_cast<size_t>(status.st_size), PROT_READ, MAP_SHARED, handle->descriptor, 0);
-        const uint64_t end = addresses.back() + static_cast<uint64_t>(std::max<int64_t>(handle->chunk_rows, 1) *
-                                                                      row_bytes);
-        if (mapping != MAP_FAILED) {
-          handle->mapping = static_cast<const uint8_t*>(mapping);
-          handle->mapping_bytes = static_cast<size_t>(status.st_size);
-          // Every row must lie inside the file as it is now (a contiguous dataset: all of it).
-          const uint64_t data_end = handle->chunk_rows > 0 ? end : addresses.front() + static_cast<uint64_t>(
-                                                                       result.info_.shape[0] * row_bytes);
-          if (data_end <= handle->mapping_bytes) handle->chunk_addresses = std::move(addresses);
-        }
-      }
-    }
   }
   result.handle_ = std::move(handle);
   return result;
@@ -721,47 +686,20 @@ constexpr int64_t kGapBytes = 32 * 1024;
 
 }  // namespace
 
-bool Hdf5Dataset::reads_directly() const { return handle_ != nullptr && !handle_->chunk_addresses.empty(); }
-
-namespace {
-
-// Touching a mapped page past a file's end (a file truncated after opening) would end the
-// process with SIGBUS instead of an error, so each read first checks that the file still holds
-// the bytes it will copy.
-void check_mapped(int descriptor, size_t mapping_bytes, uint64_t end, const std::string& file,
-                  const std::string& dataset, int64_t first_row) {
-  struct stat status {};
-  const bool stat_ok = ::fstat(descriptor, &status) == 0;
-  EMBER_CHECK(stat_ok && static_cast<uint64_t>(status.st_size) >= end && end <= mapping_bytes,
-              "hdf5 {}: reading rows of '{}' from row {} (up to byte {}) failed: the file ends there ({} bytes "
-              "now)",
-              file, dataset, first_row, end, stat_ok ? static_cast<int64_t>(status.st_size) : -1);
-}
-
-}  // namespace
-
-void Hdf5Dataset::copy_rows(std::span<const int64_t> rows, std::span<uint8_t* const> destinations) const {
-  EMBER_CHECK(reads_directly(), "hdf5 {}: copy_rows on '{}', which is not read directly", file_path_, path_);
-  EMBER_CHECK(rows.size() == destinations.size(), "hdf5 {}: copy_rows on '{}' with {} rows but {} destinations",
-              file_path_, path_, rows.size(), destinations.size());
-  if (rows.empty()) return;
-  const int64_t row_bytes = this->row_bytes();
-  const int64_t rows_per_chunk = handle_->chunk_rows > 0 ? handle_->chunk_rows : info_.shape[0];
-  uint64_t end = 0;
-  for (int64_t row : rows) {
-    EMBER_CHECK(row >= 0 && row < info_.shape[0], "hdf5 {}: row {} of '{}' is out of range (shape {})", file_path_, row,
-                path_, to_string(info_.shape));
-    const int64_t chunk = row / rows_per_chunk;
-    end = std::max(end, handle_->chunk_addresses[static_cast<size_t>(chunk)] +
-                            static_cast<uint64_t>((row - chunk * rows_per_chunk + 1) * row_bytes));
-  }
-  check_mapped(handle_->descriptor, handle_->mapping_bytes, end, file_path_, path_, rows.front());
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const int64_t chunk = rows[i] / rows_per_chunk;
-    const uint64_t address = handle_->chunk_addresses[static_cast<size_t>(chunk)] +
-                             static_cast<uint64_t>((rows[i] - chunk * rows_per_chunk) * row_bytes);
-    std::memcpy(destinations[i], handle_->mapping + address, static_cast<size_t>(row_bytes));
-  }
+std::optional<StoredRows> Hdf5Dataset::stored_rows() const {
+  EMBER_CHECK(handle_ != nullptr, "hdf5: asking where the rows of a dataset handle that is not open are stored");
+  Id file_type(H5Dget_type(handle_->dataset.get()), H5Tclose);
+  if (!file_type.valid()) fail_hdf5("hdf5 {}: cannot read the element type of '{}'", file_path_, path_);
+  StoredRows stored;
+  stored.row_bytes = row_bytes();
+  stored.chunk_addresses =
+      row_addresses(handle_->dataset.get(), file_type.get(), handle_->memory_type.get(), info_, stored.row_bytes);
+  if (stored.chunk_addresses.empty()) return std::nullopt;
+  stored.rows_per_chunk = info_.chunk_shape.empty() ? info_.shape[0] : info_.chunk_shape[0];
+  // Whole chunks are allocated, so the last chunk's rows all lie in the file.
+  stored.end = *std::max_element(stored.chunk_addresses.begin(), stored.chunk_addresses.end()) +
+               static_cast<uint64_t>(stored.rows_per_chunk * stored.row_bytes);
+  return stored;
 }
 
 int64_t Hdf5Dataset::read_rows(std::span<const int64_t> sorted_rows, void* destination) const {
@@ -780,28 +718,6 @@ int64_t Hdf5Dataset::read_rows(std::span<const int64_t> sorted_rows, void* desti
   if (sorted_rows.empty() || row_bytes == 0) return runs;
   auto* output = static_cast<uint8_t*>(destination);
 
-  if (reads_directly()) {
-    // One copy per run of consecutive rows within a chunk (contiguous data is one chunk).
-    const int64_t rows_per_chunk = handle_->chunk_rows > 0 ? handle_->chunk_rows : info_.shape[0];
-    auto address_of = [&](int64_t row) {
-      const int64_t chunk = row / rows_per_chunk;
-      return handle_->chunk_addresses[static_cast<size_t>(chunk)] +
-             static_cast<uint64_t>((row - chunk * rows_per_chunk) * row_bytes);
-    };
-    uint64_t end = 0;
-    for (int64_t row : sorted_rows) end = std::max(end, address_of(row) + static_cast<uint64_t>(row_bytes));
-    check_mapped(handle_->descriptor, handle_->mapping_bytes, end, file_path_, path_, sorted_rows.front());
-    size_t first = 0;
-    for (size_t last = 0; last < sorted_rows.size(); ++last) {
-      const bool joins_next = last + 1 < sorted_rows.size() && sorted_rows[last + 1] == sorted_rows[last] + 1 &&
-                              sorted_rows[last + 1] / rows_per_chunk == sorted_rows[first] / rows_per_chunk;
-      if (joins_next) continue;
-      std::memcpy(output + static_cast<int64_t>(first) * row_bytes, handle_->mapping + address_of(sorted_rows[first]),
-                  static_cast<size_t>(static_cast<int64_t>(last - first + 1) * row_bytes));
-      first = last + 1;
-    }
-    return runs;
-  }
 
   // A stretch never crosses into another chunk for a gap: that chunk may be compressed (a whole
   // inflate for nothing) or damaged (a failure for rows nobody asked for).

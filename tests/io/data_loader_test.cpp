@@ -384,7 +384,7 @@ TEST(DataLoaderTest, PreloadedShardedDatasetGivesTheBatchesOfItsFiles) {
   const std::vector<Tensor> samples = numbered->read(every);
   write_shards(dir.file("part"), {"images", "labels"}, samples, {.shards = 3, .chunk_rows = 4});
   // Through HDF5, not the mapped files, so that this loader exercises the sorted-read path.
-  const auto from_files = std::make_shared<ShardedDataset>(dir.path(), ShardedDatasetOptions{.direct_reads = false});
+  const auto from_files = std::make_shared<ShardedDataset>(dir.path(), ShardedDatasetOptions{.preload_bytes = 0, .direct_reads = false});
   const auto in_memory = std::make_shared<ShardedDataset>(dir.path(), ShardedDatasetOptions{.preload_bytes = 1 << 20});
   ASSERT_TRUE(in_memory->preloaded());
   EXPECT_TRUE(in_memory->reads_any_order());

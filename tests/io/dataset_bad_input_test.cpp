@@ -144,7 +144,7 @@ TEST(DatasetBadInput, DamagedChunkNamesTheFileFieldAndSample) {
   // Zeros over the second chunk of images in the second shard: no valid zlib stream starts with a
   // zero byte, so inflating it fails. Its first row is sample 32 + 8.
   EXPECT_EQ(zero_stored_chunk(paths[1], "images", 1), 8);
-  const ShardedDataset dataset(dir.path());
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = 0});
   EXPECT_EQ(dataset.read(std::vector<int64_t>{0, 31, 32, 39, 48})[0].size(0), 5);  // other chunks still read
   expect_error_naming([&] { dataset.read(std::vector<int64_t>{3, 33, 41, 44, 60}); },
                       {"sample 41", "'images'", paths[1]});
@@ -170,6 +170,7 @@ TEST(DatasetBadInput, LabelOutOfRangeNamesTheFileFieldSampleAndValue) {
   labels[7] = 10;
   const auto paths = write_shards(dir.file("l"), {"images", "labels"}, {images(10), tensor(labels)}, {.shards = 2});
   ShardedDatasetOptions options;
+  options.preload_bytes = 0;  // checked per read; a preloaded dataset is checked once, at open
   options.fields = {FieldSpec{"images", {}, {}, {}}, FieldSpec{"labels", {}, {}, ValueRange{0, 10}}};
   const ShardedDataset dataset(dir.path(), options);
   EXPECT_EQ(dataset.read(std::vector<int64_t>{0, 6, 8, 9})[1].size(0), 4);

@@ -63,7 +63,7 @@ TEST(ShardedDataset, RoundTripsAcrossShardBoundaries) {
   ASSERT_EQ(paths.size(), 4u);
   EXPECT_EQ(paths[2], dir.file("train-00002-of-00004.h5"));
 
-  const ShardedDataset dataset(dir.path());
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = 0});
   EXPECT_EQ(dataset.size(), 23);
   EXPECT_EQ(dataset.shard_count(), 4);
   EXPECT_EQ(dataset.shard_size(0), 6);
@@ -151,12 +151,12 @@ TEST(ShardedDataset, RejectsUnsortedRepeatedAndOutOfRangeIndices) {
   const Samples samples = make_samples(8);
   write(dir.file("s"), samples, {.shards = 2});
   // Read through HDF5, a dataset takes ascending indices without repeats.
-  const ShardedDataset through_hdf5(dir.path(), {.direct_reads = false});
+  const ShardedDataset through_hdf5(dir.path(), {.preload_bytes = 0, .direct_reads = false});
   EXPECT_FALSE(through_hdf5.reads_any_order());
   EXPECT_THROW(read_at(through_hdf5, {3, 2}), Error);
   EXPECT_THROW(read_at(through_hdf5, {2, 2}), Error);
   // Mapped (the default for uncompressed shards), any order and repeats are served.
-  const ShardedDataset dataset(dir.path());
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = 0});
   EXPECT_TRUE(dataset.reads_any_order());
   EXPECT_TRUE(equal(read_at(dataset, {5, 2, 5})[0], rows_of(samples.images, {5, 2, 5})));
   EXPECT_THROW(read_at(dataset, {-1}), Error);
@@ -174,7 +174,7 @@ TEST(ShardedDataset, ConcurrentReadsMatchTheSource) {
   TempDir dir;
   const Samples samples = make_samples(300);
   write(dir.file("c"), samples, {.shards = 3, .chunk_rows = 16, .deflate_level = 3});
-  const ShardedDataset dataset(dir.path());
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = 0});
   // Each thread reads its own random sorted batches (spanning shards) and checks every one.
   auto reader = [&](unsigned seed) {
     std::mt19937 random(seed);
@@ -208,8 +208,8 @@ TEST(ShardedDataset, CompressionOnAndOffGiveTheSameSamples) {
   EXPECT_EQ(Hdf5File(plain[0], FileMode::Read).info("images").deflate_level, 0);
   EXPECT_LT(std::filesystem::file_size(packed[0]), std::filesystem::file_size(plain[0]));
 
-  const ShardedDataset uncompressed(dir.file("plain"));
-  const ShardedDataset compressed(dir.file("packed"));
+  const ShardedDataset uncompressed(dir.file("plain"), {.preload_bytes = 0});
+  const ShardedDataset compressed(dir.file("packed"), {.preload_bytes = 0});
   const std::vector<int64_t> indices = {0, 49, 50, 51, 199, 200, 201, 333, 399};
   EXPECT_TRUE(equal(uncompressed.read(indices)[0], compressed.read(indices)[0]));
   EXPECT_TRUE(equal(compressed.read(indices)[0], rows_of(samples.images, indices)));
@@ -247,7 +247,7 @@ TEST(ShardedDataset, MoreShardsThanSamplesGivesEmptyShards) {
   TempDir dir;
   const Samples samples = make_samples(2);
   write(dir.file("s"), samples, {.shards = 4, .chunk_rows = 8, .deflate_level = 1});
-  const ShardedDataset dataset(dir.file("s-*.h5"));
+  const ShardedDataset dataset(dir.file("s-*.h5"), {.preload_bytes = 0});
   EXPECT_EQ(dataset.shard_count(), 4);
   EXPECT_EQ(dataset.size(), 2);
   EXPECT_EQ(dataset.shard_size(3), 0);
@@ -282,7 +282,7 @@ TEST(ShardedDataset, PreloadedSamplesAreTheFileSamples) {
     write_shards(prefix + "-empty", {"flags", "images", "labels"},
                  {flags.slice(0, 0, 0), samples.images.slice(0, 0, 0), samples.labels.slice(0, 0, 0)});
     const std::string source = dir.file(fmt::format("d{}", deflate));
-    const ShardedDataset from_files(source);
+    const ShardedDataset from_files(source, {.preload_bytes = 0});
     const ShardedDataset in_memory(source, {.preload_bytes = int64_t{1} << 30});
     EXPECT_FALSE(from_files.preloaded());
     ASSERT_TRUE(in_memory.preloaded());
@@ -319,6 +319,9 @@ TEST(ShardedDataset, PreloadsOnlyWhenEverythingFitsTheBudget) {
   write(dir.file("s"), samples, {.shards = 2});
   const int64_t bytes = 30 * (20 + 8);
   EXPECT_EQ(ShardedDataset(dir.path()).byte_size(), bytes);
+  // By default a dataset of up to 256 MiB is held in memory, as torchvision holds MNIST.
+  EXPECT_EQ(ShardedDatasetOptions{}.preload_bytes, int64_t{256} << 20);
+  EXPECT_TRUE(ShardedDataset(dir.path()).preloaded());
   EXPECT_TRUE(ShardedDataset(dir.path(), {.preload_bytes = bytes}).preloaded());
   EXPECT_FALSE(ShardedDataset(dir.path(), {.preload_bytes = bytes - 1}).preloaded());
   EXPECT_FALSE(ShardedDataset(dir.path(), {.preload_bytes = 0}).preloaded());
@@ -378,7 +381,7 @@ TEST(ShardedDataset, AnyChunkCacheSizeReadsTheSameSamples) {
   write(dir.file("s"), samples, {.shards = 2, .chunk_rows = 40, .deflate_level = 2});
   const auto batches = random_batches(600, 50, 10, 9);
   for (int64_t cache : {int64_t{0}, int64_t{5000}, int64_t{64} << 20}) {
-    const ShardedDataset dataset(dir.path(), {.chunk_cache_bytes = cache});
+    const ShardedDataset dataset(dir.path(), {.preload_bytes = 0, .chunk_cache_bytes = cache});
     for (const std::vector<int64_t>& indices : batches) {
       const std::vector<Tensor> read = dataset.read(indices);
       EXPECT_TRUE(equal(read[0], rows_of(samples.images, indices))) << "cache " << cache;
@@ -404,7 +407,7 @@ TEST(ShardedDataset, PreloadNamesTheFirstSampleADamagedChunkLoses) {
     }
   }
   // The files still serve every sample outside that chunk.
-  const ShardedDataset from_files(dir.path());
+  const ShardedDataset from_files(dir.path(), {.preload_bytes = 0});
   EXPECT_TRUE(equal(from_files.read(std::vector<int64_t>{0, 47, 56, 63})[0], rows_of(samples.images, {0, 47, 56, 63})));
 }
 
@@ -418,13 +421,36 @@ TEST(ShardedDataset, DirectReadsGiveTheSamplesHdf5Gives) {
   TempDir dir;
   const Samples samples = make_samples(500);
   write_shards(dir.file("s"), {"images", "labels"}, {samples.images, samples.labels}, {.shards = 3, .chunk_rows = 32});
-  const ShardedDataset direct(dir.path());
-  const ShardedDataset through_hdf5(dir.path(), {.direct_reads = false});
+  const ShardedDataset direct(dir.path(), {.preload_bytes = 0});
+  const ShardedDataset through_hdf5(dir.path(), {.preload_bytes = 0, .direct_reads = false});
+  ASSERT_TRUE(direct.reads_any_order());
+  ASSERT_FALSE(through_hdf5.reads_any_order());
   for (const std::vector<int64_t>& indices : random_batches(500, 64, 10, 11)) {
     const std::vector<Tensor> expected = through_hdf5.read(indices);
     const std::vector<Tensor> actual = direct.read(indices);
     for (size_t f = 0; f < 2; ++f) EXPECT_TRUE(equal(actual[f], expected[f])) << f;
     EXPECT_TRUE(equal(actual[0], rows_of(samples.images, indices)));
+  }
+}
+
+TEST(ShardedDataset, AShardCutShortAfterOpeningIsAnErrorNamingTheFileAndTheSample) {
+  TempDir dir;
+  const Samples samples = make_samples(1000);
+  const std::vector<std::string> paths =
+      write_shards(dir.file("s"), {"images", "labels"}, {samples.images, samples.labels}, {.shards = 2, .chunk_rows = 100});
+  const ShardedDataset dataset(dir.path(), {.preload_bytes = 0});
+  ASSERT_TRUE(dataset.reads_any_order());  // read from the mapped files
+  std::filesystem::resize_file(paths[1], 4096);
+  // Samples of the intact first shard still read.
+  EXPECT_TRUE(equal(dataset.read(std::vector<int64_t>{3, 1})[0], rows_of(samples.images, {3, 1})));
+  try {
+    dataset.read(std::vector<int64_t>{2, 999});
+    FAIL() << "a sample past the end of a cut file was read";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("sample 999 (row 499)"), std::string::npos) << message;
+    EXPECT_NE(message.find(paths[1]), std::string::npos) << message;
+    EXPECT_NE(message.find("the file ends there (4096 bytes now)"), std::string::npos) << message;
   }
 }
 

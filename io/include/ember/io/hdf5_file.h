@@ -6,6 +6,7 @@
 // lock, so callers keep their work between calls (decoding, copying) outside it.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -51,15 +52,23 @@ struct DatasetInfo {
 struct DatasetAccess {
   // Bytes of HDF5's chunk cache for this dataset; -1 keeps HDF5's default, 0 disables it.
   int64_t chunk_cache_bytes = -1;
-  // Row reads of an uncompressed dataset whose stored type is the memory type copy the rows
-  // from a read-only mapping of the file at their addresses (taken from HDF5 once, at open),
-  // outside HDF5's global lock: about 3 us of HDF5 per call otherwise caps small-row reads. Datasets that do
-  // not qualify (filters, conversions, bools, unallocated chunks) read through HDF5 as before.
-  // The file must not change while it is open for reading.
-  bool direct_reads = false;
 };
 
 class Hdf5Dataset;
+
+// Where a dataset's rows lie in its file, for a reader that copies them from the file itself
+// (ShardedDataset, from a read-only mapping, with no HDF5 call or lock per row).
+struct StoredRows {
+  std::vector<uint64_t> chunk_addresses;  // file offset of each chunk's first row; one entry when contiguous
+  int64_t rows_per_chunk = 0;
+  int64_t row_bytes = 0;
+  uint64_t end = 0;  // one past the last byte of any row
+
+  uint64_t address(int64_t row) const {
+    const int64_t chunk = row / rows_per_chunk;
+    return chunk_addresses[static_cast<size_t>(chunk)] + static_cast<uint64_t>((row - chunk * rows_per_chunk) * row_bytes);
+  }
+};
 
 class Hdf5File {
  public:
@@ -146,11 +155,11 @@ class Hdf5Dataset {
   // irregular selection to memory element by element: 25x slower for 64 rows of 784 B, 400x for
   // 32 rows of 150 KB. Returns the number of runs of consecutive rows.
   int64_t read_rows(std::span<const int64_t> sorted_rows, void* destination) const;
-  // True when row reads bypass HDF5 (DatasetAccess::direct_reads and the dataset qualifies).
-  bool reads_directly() const;
-  // Only when reads_directly(): copies row rows[i] to destinations[i], rows in any order and
-  // repeated at will (a memcpy each from the mapped file).
-  void copy_rows(std::span<const int64_t> rows, std::span<uint8_t* const> destinations) const;
+  // Where the rows lie in the file, when the file holds exactly the bytes a read returns: no
+  // filter, the stored type equal to the tensor's (bools excluded), every chunk allocated and
+  // whole along the axes after 0. Empty otherwise, and for a dataset with no rows. Asks HDF5 for
+  // every chunk's address: call once, at open.
+  std::optional<StoredRows> stored_rows() const;
   // Writes tensor's rows at [start, start + tensor.size(0)); tensor has the dataset's row shape.
   void write_rows(int64_t start, const Tensor& tensor);
 
