@@ -1,11 +1,13 @@
 #include "ember/io/checkpoint.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -363,6 +365,27 @@ std::optional<int64_t> step_of(const std::string& file_name, const std::string& 
   return step;
 }
 
+// The process id in a temporary file name that save_checkpoint gives a checkpoint of `prefix`
+// (".<prefix>-<step>.h5.tmp-<pid>-<16 hex digits>"); nullopt for any other name.
+std::optional<int64_t> writer_of_temporary(const std::string& file_name, const std::string& prefix) {
+  constexpr std::string_view kMarker = ".tmp-";
+  const size_t marker = file_name.rfind(kMarker);
+  if (!file_name.starts_with('.') || marker == std::string::npos || !step_of(file_name.substr(1, marker - 1), prefix)) {
+    return std::nullopt;
+  }
+  const std::string_view tail = std::string_view(file_name).substr(marker + kMarker.size());
+  const size_t dash = tail.find('-');
+  if (dash == std::string_view::npos || dash == 0 || tail.size() - dash - 1 != 16) return std::nullopt;
+  const std::string_view random = tail.substr(dash + 1);
+  if (!std::all_of(random.begin(), random.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); })) {
+    return std::nullopt;
+  }
+  int64_t pid = 0;
+  const auto [end, status] = std::from_chars(tail.data(), tail.data() + dash, pid);
+  if (status != std::errc() || end != tail.data() + dash || pid <= 0) return std::nullopt;
+  return pid;
+}
+
 }  // namespace
 
 Generator::State Checkpoint::generator(const std::string& name) const {
@@ -474,6 +497,19 @@ std::vector<std::string> CheckpointManager::list() const {
   return paths;
 }
 
+void CheckpointManager::remove_abandoned_temporaries() const {
+  std::error_code error;
+  for (const fs::directory_entry& entry : fs::directory_iterator(directory_, error)) {
+    const std::optional<int64_t> writer = writer_of_temporary(entry.path().filename().string(), options_.prefix);
+    // kill(pid, 0) fails with ESRCH only when no process has that id: a live writer, or an id
+    // reused since, keeps its file.
+    if (writer && ::kill(static_cast<pid_t>(*writer), 0) != 0 && errno == ESRCH) {
+      std::error_code ignored;  // another rank-0 process may have removed it first
+      fs::remove(entry.path(), ignored);
+    }
+  }
+}
+
 std::optional<std::string> CheckpointManager::latest() const {
   std::vector<std::string> paths = list();
   if (paths.empty()) return std::nullopt;
@@ -487,6 +523,7 @@ std::optional<std::string> CheckpointManager::save(const Checkpoint& checkpoint)
   EMBER_CHECK(!error, "CheckpointManager: cannot create directory '{}': {}", directory_, error.message());
   const std::string path = path_for(checkpoint.step);
   save_checkpoint(path, checkpoint);
+  remove_abandoned_temporaries();
   if (options_.keep_last > 0) {
     std::vector<std::string> paths = list();
     std::erase(paths, path);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -10,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+
+#include <fmt/format.h>
 #include <regex>
 
 #include "ember/io/hdf5_file.h"
@@ -309,7 +312,15 @@ TEST(CheckpointAtomic, AFailedWriteKeepsThePreviousCheckpointAndLeavesNoTemporar
   EXPECT_EQ(files_in(dir.path()), (std::vector<std::string>{"model.h5", "occupied.h5"}));
 }
 
-TEST(CheckpointAtomic, ATemporaryFileLeftByACrashIsIgnored) {
+// A process id no process can have: ids stay below the kernel's pid_max.
+int64_t unused_pid() {
+  std::ifstream limit("/proc/sys/kernel/pid_max");
+  int64_t pid_max = 0;
+  limit >> pid_max;
+  return pid_max > 0 ? pid_max : int64_t{1} << 22;
+}
+
+TEST(CheckpointAtomic, ATemporaryFileLeftByACrashIsIgnoredThenRemovedByTheNextSave) {
   TempDir dir;
   CheckpointManager manager(dir.path(), {.keep_last = 1});
   Checkpoint checkpoint;
@@ -321,14 +332,23 @@ TEST(CheckpointAtomic, ATemporaryFileLeftByACrashIsIgnored) {
     std::ifstream in(good, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
-  const std::string leftover = dir.file(".checkpoint-00000020.h5.tmp-4242-00ff00ff00ff00ff");
+  const std::string leftover = dir.file(fmt::format(".checkpoint-00000020.h5.tmp-{}-00ff00ff00ff00ff", unused_pid()));
   std::ofstream(leftover, std::ios::binary) << contents.substr(0, contents.size() / 2);
+  // Files the next save must leave alone: one a live process (this one) may still be writing,
+  // one of another prefix, and names that only look like temporary files.
+  const std::vector<std::string> kept = {
+      dir.file(fmt::format(".checkpoint-00000030.h5.tmp-{}-0123456789abcdef", ::getpid())),
+      dir.file(fmt::format(".other-00000020.h5.tmp-{}-00ff00ff00ff00ff", unused_pid())),
+      dir.file(fmt::format(".checkpoint-00000020.h5.tmp-{}", unused_pid())),
+      dir.file(".checkpoint-00000020.h5.tmp-x-00ff00ff00ff00ff")};
+  for (const std::string& path : kept) std::ofstream(path) << "partial";
 
   EXPECT_EQ(manager.latest(), good);
   EXPECT_EQ(manager.list(), std::vector<std::string>{good});
   checkpoint.step = 11;
-  manager.save(checkpoint);  // rotation leaves files it does not own alone
-  EXPECT_TRUE(fs::exists(leftover));
+  manager.save(checkpoint);
+  EXPECT_FALSE(fs::exists(leftover)) << "the crashed writer's temporary file is still there";
+  for (const std::string& path : kept) EXPECT_TRUE(fs::exists(path)) << path;
   EXPECT_FALSE(fs::exists(good));
   EXPECT_EQ(load_checkpoint(*manager.latest()).step, 11);
 }

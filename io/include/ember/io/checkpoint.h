@@ -112,8 +112,9 @@ class CheckpointManager {
   explicit CheckpointManager(std::string directory, CheckpointManagerOptions options = {});
 
   // On rank 0: creates the directory if needed, saves atomically, deletes the oldest checkpoints
-  // beyond keep_last (never the one just written) and returns the new file's path. On any other
-  // rank: writes nothing and returns nullopt.
+  // beyond keep_last (never the one just written) and the temporary files of this prefix whose
+  // writer is no longer running on this host (a crash mid-save), and returns the new file's path.
+  // On any other rank: writes nothing and returns nullopt.
   std::optional<std::string> save(const Checkpoint& checkpoint) const;
   // The checkpoint with the highest step, if any. Temporary files left by a crash are ignored.
   std::optional<std::string> latest() const;
@@ -125,6 +126,8 @@ class CheckpointManager {
   const CheckpointManagerOptions& options() const { return options_; }
 
  private:
+  void remove_abandoned_temporaries() const;
+
   std::string directory_;
   CheckpointManagerOptions options_;
 };
