@@ -349,6 +349,8 @@ class LoaderPass {
     const auto loaded = [&] { return slot.done.load(); };
     // A worker often finishes within microseconds: polling for it instead of sleeping spares
     // both threads a futex call and a context switch per batch.
+    while (!loaded() && help()) {
+    }
     if (!spin_until(loaded)) sleep_until(completed_, trainer_sleeping_, loaded);
     // A failed batch keeps its slot: advancing again throws the same error.
     if (slot.error) std::rethrow_exception(slot.error);
@@ -423,23 +425,46 @@ class LoaderPass {
       const auto has_room = [&] { return cancelled_.load() || number < next_.load() + window_; };
       if (!spin_until(has_room)) sleep_until(claimable_, workers_sleeping_, has_room);
       if (cancelled_) return;
-      Batch batch;
-      std::exception_ptr error;
       try {
-        batch = loader_->load(epoch_, number, batches_[static_cast<size_t>(number)], cancelled_);
+        load_into_slot(number);
       } catch (const LoadCancelled&) {
         return;
-      } catch (...) {
-        error = std::current_exception();
       }
-      if (cancelled_) return;
-      Slot& slot = slots_[static_cast<size_t>(number % window_)];
-      const Batch retired = std::move(slot.retired);  // freed here, at the end of this iteration
-      slot.batch = std::move(batch);
-      slot.error = std::move(error);
-      slot.done.store(true);
-      wake(completed_, trainer_sleeping_);
     }
+  }
+
+  // The training thread, waiting for its batch, loads the next batch no worker has claimed yet,
+  // if it is within the window. Waiting would only spin: with as many busy threads as cores, the
+  // wait is for a core as much as for the worker. Returns whether it loaded one.
+  bool help() {
+    int64_t number = next_claim_.load();
+    while (number < end_ && number < next_.load() + window_) {
+      if (next_claim_.compare_exchange_weak(number, number + 1)) {
+        load_into_slot(number);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Loads batch `number` (claimed, with room in the window) and publishes it, or its error, in
+  // its slot. Throws LoadCancelled only.
+  void load_into_slot(int64_t number) {
+    Batch batch;
+    std::exception_ptr error;
+    try {
+      batch = loader_->load(epoch_, number, batches_[static_cast<size_t>(number)], cancelled_);
+    } catch (const LoadCancelled&) {
+      throw;
+    } catch (...) {
+      error = std::current_exception();
+    }
+    Slot& slot = slots_[static_cast<size_t>(number % window_)];
+    const Batch retired = std::move(slot.retired);  // freed here, on return
+    slot.batch = std::move(batch);
+    slot.error = std::move(error);
+    slot.done.store(true);
+    wake(completed_, trainer_sleeping_);
   }
 
   const std::shared_ptr<const BatchLoader> loader_;

@@ -415,7 +415,8 @@ TEST(DataLoaderTest, PreloadedShardedDatasetGivesTheBatchesOfItsFiles) {
   }
 }
 
-// Takes 2 ms per read: far longer than a thread polls for a hand-off before it sleeps.
+// Takes 2 ms per read: far longer than a thread polls for a hand-off before it sleeps. Records
+// which threads read.
 class SlowDataset : public Dataset {
  public:
   explicit SlowDataset(std::shared_ptr<const Dataset> inner) : inner_(std::move(inner)) {}
@@ -423,21 +424,32 @@ class SlowDataset : public Dataset {
   const std::vector<Field>& fields() const override { return inner_->fields(); }
   bool reads_any_order() const override { return inner_->reads_any_order(); }
   std::vector<Tensor> read(std::span<const int64_t> indices) const override {
+    {
+      std::lock_guard lock(mutex_);
+      readers_.insert(std::this_thread::get_id());
+    }
     std::this_thread::sleep_for(2ms);
     return inner_->read(indices);
+  }
+  bool read_by(std::thread::id thread) const {
+    std::lock_guard lock(mutex_);
+    return readers_.count(thread) > 0;
   }
 
  private:
   std::shared_ptr<const Dataset> inner_;
+  mutable std::mutex mutex_;
+  mutable std::set<std::thread::id> readers_;
 };
 
 TEST(DataLoaderTest, HandOffsWorkWhenEitherSideWaitsLongerThanItPolls) {
   const auto inner = numbered_dataset(40);
   for (int64_t workers : {1, 2}) {
     within_deadline([&] {
-      // Slow loading: the training thread sleeps until each batch is ready.
+      // Slow loading, one batch ahead per worker: the workers claim every batch of the window, so
+      // the training thread has none to help with and sleeps until each batch is ready.
       DataLoader slow_loading(std::make_shared<SlowDataset>(inner),
-                              DataLoaderOptions().batch_size(4).shuffle(true).num_workers(workers));
+                              DataLoaderOptions().batch_size(4).shuffle(true).num_workers(workers).prefetch_factor(1));
       const std::vector<Batch> batches = one_pass(slow_loading);
       EXPECT_EQ(all_indices(batches), RandomSampler(40, 0).indices(0));
       expect_rows_match(batches, *inner);
@@ -469,8 +481,24 @@ TEST(DataLoaderTest, PrefetchStaysWithinTheWindow) {
       EXPECT_EQ(recording->reads_started(), target) << workers << " workers, batch " << batch.number();
     }
     EXPECT_EQ(delivered, batches);
-    EXPECT_LE(recording->most_in_progress(), std::max<int64_t>(workers, 1));
+    // The workers, and the training thread when it helps while waiting.
+    EXPECT_LE(recording->most_in_progress(), workers + 1);
   }
+}
+
+TEST(DataLoaderTest, AWaitingTrainingThreadLoadsBatchesItselfAndTheOrderHolds) {
+  const auto slow = std::make_shared<SlowDataset>(numbered_dataset(24));
+  DataLoader loader(slow, DataLoaderOptions().batch_size(2).num_workers(1));
+  int64_t expected = 0;
+  for (const Batch& batch : loader) {
+    EXPECT_EQ(batch.number(), expected);
+    EXPECT_EQ(batch["labels"][0].item<int64_t>(), 2 * expected);
+    ++expected;
+  }
+  EXPECT_EQ(expected, 12);
+  // Every batch takes 2 ms to read and the loop does nothing else: the training thread, waiting,
+  // reads some batches itself.
+  EXPECT_TRUE(slow->read_by(std::this_thread::get_id()));
 }
 
 TEST(DataLoaderTest, ReadErrorReachesTheTrainingThreadAtItsBatch) {

@@ -52,7 +52,10 @@ struct DataLoaderOptions {
   EMBER_ARG(uint64_t, seed) = 0;
   // Decides the order instead of shuffle (e.g. a DistributedSampler); giving both is an error.
   EMBER_ARG(std::shared_ptr<const Sampler>, sampler);
-  // Loader threads; 0 loads each batch in the calling thread when the iterator advances.
+  // Loader threads; 0 loads each batch in the calling thread when the iterator advances. With
+  // workers, a training thread that finds its batch not ready loads the next unclaimed one within
+  // the window itself rather than spin (so up to num_workers + 1 reads run at once): on a
+  // machine with as many busy threads as cores, waiting is waiting for a core.
   EMBER_ARG(int64_t, num_workers) = 0;
   // Batches loaded ahead per worker: at most num_workers * prefetch_factor batches are being
   // loaded or waiting, besides the one the iterator holds.
