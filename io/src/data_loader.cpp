@@ -347,7 +347,8 @@ class LoaderPass {
     }
     Slot& slot = slots_[static_cast<size_t>(next_ % window_)];
     const auto loaded = [&] { return slot.done.load(); };
-    // A worker often finishes within microseconds: polling for it instead of sleeping spares
+    // Until its batch is ready, this thread loads the batches no worker has claimed yet. Then it
+    // polls: a worker often finishes within microseconds, and polling instead of sleeping spares
     // both threads a futex call and a context switch per batch.
     while (!loaded() && help()) {
     }
