@@ -126,7 +126,7 @@ ShardedDataset::ShardedDataset(const std::vector<std::string>& sources, ShardedD
   std::vector<std::string> root_datasets;  // of the first shard, when the fields are not named
 
   for (const std::string& path : paths) {
-    Shard shard{path, Hdf5File(path, FileMode::Read), {}, 0};
+    Shard shard{.path = path, .file = Hdf5File(path, FileMode::Read)};
     if (all_root_datasets) {
       std::vector<std::string> names;
       for (const std::string& child : shard.file.children("/")) {
