@@ -107,12 +107,12 @@ std::vector<std::string> resolve_shard_paths(const std::vector<std::string>& sou
 struct ShardedDataset::Shard {
   std::string path;
   Hdf5File file;
-  std::vector<Hdf5Dataset> datasets;  // one per field, in field order
+  std::vector<Hdf5Dataset> datasets{};  // one per field, in field order
   int64_t rows = 0;
   // Mapped reads (all_direct_, and the shard has rows): the file, where each field's rows lie in
   // it, and how many bytes it must still hold for all of them.
-  std::unique_ptr<detail::MappedFile> mapped;
-  std::vector<StoredRows> stored;  // one per field
+  std::unique_ptr<detail::MappedFile> mapped{};
+  std::vector<StoredRows> stored{};  // one per field
   uint64_t stored_end = 0;
 };
 
