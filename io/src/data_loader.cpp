@@ -441,7 +441,11 @@ class LoaderPass {
     int64_t number = next_claim_.load();
     while (number < end_ && number < next_.load() + window_) {
       if (next_claim_.compare_exchange_weak(number, number + 1)) {
-        load_into_slot(number);
+        try {
+          load_into_slot(number);
+        } catch (const LoadCancelled&) {
+          return false;  // only after shutdown(), which the training thread itself calls
+        }
         return true;
       }
     }

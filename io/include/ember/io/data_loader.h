@@ -58,7 +58,9 @@ struct DataLoaderOptions {
   // machine with as many busy threads as cores, waiting is waiting for a core.
   EMBER_ARG(int64_t, num_workers) = 0;
   // Batches loaded ahead per worker: at most num_workers * prefetch_factor batches are being
-  // loaded or waiting, besides the one the iterator holds.
+  // loaded or waiting, besides the one the iterator holds. As many batches already consumed may
+  // stay alive until a worker reuses their slots (so that the thread that allocated a batch
+  // frees it), and until the pass ends.
   EMBER_ARG(int64_t, prefetch_factor) = 2;
   EMBER_ARG(std::vector<FieldTransform>, transforms);
   // Collate into page-locked host memory, for asynchronous copies to the GPU. Without CUDA (not
