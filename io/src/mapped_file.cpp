@@ -36,12 +36,9 @@ MappedFile::~MappedFile() {
   ::close(descriptor_);
 }
 
-void MappedFile::check_holds(uint64_t end, std::string_view what) const {
+int64_t MappedFile::size_now() const {
   struct stat status {};
-  const bool stat_ok = ::fstat(descriptor_, &status) == 0;
-  EMBER_CHECK(stat_ok && static_cast<uint64_t>(status.st_size) >= end && end <= size_,
-              "sharded dataset: reading {} from '{}' (up to byte {}) failed: the file ends there ({} bytes now)", what,
-              path_, end, stat_ok ? static_cast<int64_t>(status.st_size) : -1);
+  return ::fstat(descriptor_, &status) == 0 ? static_cast<int64_t>(status.st_size) : -1;
 }
 
 }  // namespace ember::io::detail

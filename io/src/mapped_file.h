@@ -3,7 +3,6 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 namespace ember::io::detail {
 
@@ -19,10 +18,10 @@ class MappedFile {
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
 
-  // Throws unless the file still holds its first `end` bytes, naming `what` was being read.
-  // Touching a mapped page past the end of a file that was cut short after it was mapped ends
-  // the process with SIGBUS instead of an error, so readers check before they copy: one fstat.
-  void check_holds(uint64_t end, std::string_view what) const;
+  // The file's size now (one fstat), or -1 when it cannot be read. Touching a mapped page past
+  // the end of a file that was cut short after it was mapped ends the process with SIGBUS
+  // instead of an error, so readers check this before they copy.
+  int64_t size_now() const;
 
  private:
   std::string path_;

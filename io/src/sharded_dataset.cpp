@@ -241,7 +241,7 @@ bool ShardedDataset::map_shards() {
       if (shard.rows == 0) continue;
       if (shard.stored.size() != fields_.size()) throw std::runtime_error("a field is not stored as read");
       shard.mapped = std::make_unique<detail::MappedFile>(shard.path);
-      shard.mapped->check_holds(shard.stored_end, "every field");
+      if (shard.stored_end > shard.mapped->size()) throw std::runtime_error("the file is shorter than its rows");
     }
     return true;
   } catch (const std::exception&) {
@@ -389,7 +389,11 @@ void ShardedDataset::read_direct(std::span<const int64_t> indices, std::vector<T
     places[i] = {&place, row};
     if (!checked[static_cast<size_t>(shard)]) {
       checked[static_cast<size_t>(shard)] = true;
-      place.mapped->check_holds(place.stored_end, fmt::format("sample {} (row {})", indices[i], row));
+      const int64_t size = place.mapped->size_now();
+      EMBER_CHECK(size >= 0 && static_cast<uint64_t>(size) >= place.stored_end,
+                  "sharded dataset: reading sample {} (row {}) from '{}' (up to byte {}) failed: the file ends there "
+                  "({} bytes now)",
+                  indices[i], row, place.path, place.stored_end, size);
     }
   }
   for (size_t f = 0; f < fields_.size(); ++f) {
