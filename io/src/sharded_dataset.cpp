@@ -227,31 +227,30 @@ void ShardedDataset::open_caches(int64_t chunk_cache_bytes, bool direct_reads) {
 // False, with nothing mapped, when one is not or a file cannot be mapped: then all reads go
 // through HDF5.
 bool ShardedDataset::map_shards() {
-  for (Shard& shard : shards_) {
-    if (shard.rows == 0) continue;  // nothing to read, directly or not
-    for (const Hdf5Dataset& dataset : shard.datasets) {
-      std::optional<StoredRows> stored = dataset.stored_rows();
-      if (!stored) break;
-      shard.stored_end = std::max(shard.stored_end, stored->end);
-      shard.stored.push_back(std::move(*stored));
-    }
-  }
-  try {
-    for (Shard& shard : shards_) {
-      if (shard.rows == 0) continue;
-      if (shard.stored.size() != fields_.size()) throw std::runtime_error("a field is not stored as read");
-      shard.mapped = std::make_unique<detail::MappedFile>(shard.path);
-      if (shard.stored_end > shard.mapped->size()) throw std::runtime_error("the file is shorter than its rows");
-    }
-    return true;
-  } catch (const std::exception&) {
+  const auto unmap_all = [&] {
     for (Shard& shard : shards_) {
       shard.mapped.reset();
       shard.stored.clear();
       shard.stored_end = 0;
     }
     return false;
+  };
+  for (Shard& shard : shards_) {
+    if (shard.rows == 0) continue;  // nothing to read, directly or not
+    for (const Hdf5Dataset& dataset : shard.datasets) {
+      std::optional<StoredRows> stored = dataset.stored_rows();
+      if (!stored) return unmap_all();
+      shard.stored_end = std::max(shard.stored_end, stored->end);
+      shard.stored.push_back(std::move(*stored));
+    }
+    try {
+      shard.mapped = std::make_unique<detail::MappedFile>(shard.path);
+    } catch (const Error&) {
+      return unmap_all();
+    }
+    if (shard.stored_end > shard.mapped->size()) return unmap_all();
   }
+  return true;
 }
 
 void ShardedDataset::preload() {
